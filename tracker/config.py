@@ -1,0 +1,417 @@
+"""Load and validate ``config/tracker.toml``.
+
+Every error names the file, the key and what to do. Secrets never live in the
+file: only ``password_env`` (an environment variable's name) or
+``password_file`` (a path) may point at them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_PATH = "config/tracker.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem a user can fix; the message says where and how."""
+
+
+@dataclass
+class Deadline:
+    """A delay such as "2 months", "30 days" or "15 working days"."""
+
+    count: int
+    unit: str  # months | days | working_days
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.unit.replace('_', ' ')}"
+
+
+@dataclass
+class Correspondent:
+    """A public body the coalition writes to."""
+
+    name: str
+    short_name: str
+    addresses: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    deadline: Deadline | None = None
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.short_name or self.name)
+
+
+@dataclass
+class Mailbox:
+    host: str
+    port: int = 993
+    security: str = "ssl"
+    username: str = ""
+    password_env: str | None = None
+    password_file: str | None = None
+    oauth2_token_command: str | None = None
+    ca_file: str | None = None
+    folders: list[str] | None = None
+    max_message_size: int = 50 * 1024 * 1024
+    batch_size: int = 200
+    timeout: float = 60.0
+
+    def password(self) -> str:
+        return read_secret(self.password_env, self.password_file, "mailbox")
+
+
+@dataclass
+class Smtp:
+    host: str
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    timeout: float = 60.0
+
+    def password(self) -> str | None:
+        if not (self.password_env or self.password_file):
+            return None
+        return read_secret(self.password_env, self.password_file, "smtp")
+
+
+@dataclass
+class Digest:
+    to: list[str] = field(default_factory=list)
+    from_: str = ""
+    base_url: str = "http://127.0.0.1:8001"
+    weekday: str = "monday"
+    due_soon_days: int = 14
+
+
+@dataclass
+class Auth:
+    """Datasette authentication: password hashes live here, never passwords."""
+
+    password_hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    path: Path
+    database: Path
+    language: str = "fr"
+    timezone: str = "Europe/Paris"
+    coalition_name: str = ""
+    coalition_addresses: list[str] = field(default_factory=list)
+    coalition_domains: list[str] = field(default_factory=list)
+    mailbox: Mailbox | None = None
+    default_deadline: Deadline = field(default_factory=lambda: Deadline(2, "months"))
+    holidays: str = "FR"
+    correspondents: list[Correspondent] = field(default_factory=list)
+    digest: Digest = field(default_factory=Digest)
+    smtp: Smtp | None = None
+    auth: Auth = field(default_factory=Auth)
+    base_url: str = "/"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def deadline_for(self, correspondent: Correspondent) -> Deadline:
+        return correspondent.deadline or self.default_deadline
+
+
+SCHEMA: dict[str, Any] = {
+    "database": str,
+    "language": str,
+    "timezone": str,
+    "base_url": str,
+    "coalition": {"name": str, "addresses": list, "domains": list},
+    "mailbox": {
+        "host": str,
+        "port": int,
+        "security": str,
+        "username": str,
+        "password_env": str,
+        "password_file": str,
+        "oauth2_token_command": str,
+        "ca_file": str,
+        "folders": list,
+        "max_message_size": int,
+        "batch_size": int,
+        "timeout": (int, float),
+    },
+    "deadlines": {"default": str, "holidays": str},
+    "correspondents": [
+        {"name": str, "short_name": str, "addresses": list, "domains": list, "deadline": str}
+    ],
+    "digest": {"to": list, "from": str, "base_url": str, "weekday": str, "due_soon_days": int},
+    "smtp": {
+        "host": str,
+        "port": int,
+        "security": str,
+        "username": str,
+        "password_env": str,
+        "password_file": str,
+        "ca_file": str,
+        "timeout": (int, float),
+    },
+    "auth": {"password_hashes": dict},
+}
+
+SECRET_KEYS = {"password", "pass", "secret", "token", "access_token"}
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_DEADLINE_RE = re.compile(
+    r"^\s*(\d+)\s*(months?|mois|days?|jours?|working\s+days?|jours?\s+ouvr[ée]s)\s*$", re.I
+)
+
+
+def slugify(text: str) -> str:
+    """ASCII, lower-case, dash-separated: "Ministère de l'Intérieur" -> "ministere-de-l-interieur"."""
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "x"
+
+
+def parse_deadline(text: str, where: str = "deadline") -> Deadline:
+    """Read "2 months", "30 days", "15 working days" (or their French words)."""
+    match = _DEADLINE_RE.match(text or "")
+    if not match:
+        raise ValueError(
+            f'{where} = "{text}" is not a delay: write "N months", "N days" or "N working days"'
+        )
+    count, unit = int(match.group(1)), match.group(2).lower()
+    if "work" in unit or "ouvr" in unit:
+        return Deadline(count, "working_days")
+    if unit.startswith(("month", "mois")):
+        return Deadline(count, "months")
+    return Deadline(count, "days")
+
+
+def read_secret(env: str | None, file: str | None, section: str) -> str:
+    """Return a secret from the environment variable or file named in the config."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(
+                f"[{section}] password_env: the environment variable {env} is not set; "
+                f"export it before running tracker"
+            )
+        return value
+    if file:
+        try:
+            return Path(file).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"[{section}] password_file: cannot read {file} ({exc.strerror}); "
+                f"check the path and its permissions"
+            ) from None
+    raise ConfigError(f"[{section}]: set password_env or password_file")
+
+
+def _check(data: Any, schema: Any, path: Path, prefix: str) -> None:
+    """Reject unknown keys (with a suggestion), inline secrets and wrong types."""
+    if isinstance(schema, list):
+        if not isinstance(data, list):
+            raise ConfigError(f"{path}: {prefix} must be a list of tables ([[{prefix}]])")
+        for index, item in enumerate(data):
+            _check(item, schema[0], path, f"{prefix}[{index}]")
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: {prefix} must be a table ([{prefix}])")
+    for key, value in data.items():
+        where = f"{prefix}.{key}" if prefix else key
+        if key.lower() in SECRET_KEYS:
+            raise ConfigError(
+                f"{path}: {where}: secrets do not belong in the config file; remove it and set "
+                f"password_env (an environment variable's name) or password_file (a file only "
+                f"you can read)"
+            )
+        if key not in schema:
+            close = difflib.get_close_matches(key, list(schema), n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else f"; known keys: {', '.join(schema)}"
+            raise ConfigError(f"{path}: unknown key {where}{hint}")
+        expected = schema[key]
+        if isinstance(expected, (dict, list)):
+            _check(value, expected, path, where)
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            names = (
+                " or ".join(t.__name__ for t in expected)
+                if isinstance(expected, tuple)
+                else expected.__name__
+            )
+            raise ConfigError(f"{path}: {where} must be a {names}, not {value!r}")
+
+
+def _strings(value: list, path: Path, where: str, lower: bool = True) -> list[str]:
+    for item in value:
+        if not isinstance(item, str):
+            raise ConfigError(f"{path}: {where} must be a list of strings, not {item!r}")
+    return [v.strip().lower() if lower else v for v in value]
+
+
+def _security(value: str, host: str, path: Path, section: str) -> str:
+    if value not in ("ssl", "starttls", "none"):
+        raise ConfigError(f'{path}: {section}.security must be "ssl", "starttls" or "none"')
+    if value == "none" and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f'{path}: {section}.security = "none" sends the password in clear; it is only '
+            f'allowed for a loopback host (127.0.0.1), use "ssl" or "starttls" for {host}'
+        )
+    return value
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Load the config file (``TRACKER_CONFIG`` or ``config/tracker.toml`` by default)."""
+    path = Path(path or os.environ.get("TRACKER_CONFIG") or DEFAULT_PATH)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file; copy config/tracker.example.toml there and edit it, "
+            f"or pass --config PATH"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return from_dict(data, path)
+
+
+def from_dict(data: dict[str, Any], path: Path) -> Config:
+    """Validate a parsed TOML document; relative paths are relative to the file's folder's parent
+    when the file sits in ``config/``, else to the file's folder."""
+    _check(data, SCHEMA, path, "")
+    base = path.parent.parent if path.parent.name == "config" else path.parent
+    database = Path(data.get("database", "data/tracker.db")).expanduser()
+    if not database.is_absolute():
+        database = base / database
+    config = Config(path=path, database=database)
+
+    config.language = data.get("language", "fr")
+    if config.language not in ("fr", "en"):
+        raise ConfigError(f'{path}: language must be "fr" or "en", not "{config.language}"')
+    config.timezone = data.get("timezone", "Europe/Paris")
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f'{path}: timezone "{config.timezone}" is unknown; use an IANA name such as '
+            f'"Europe/Paris"'
+        ) from None
+    config.base_url = data.get("base_url", "/")
+
+    coalition = data.get("coalition", {})
+    config.coalition_name = coalition.get("name", "")
+    config.coalition_addresses = _strings(coalition.get("addresses", []), path, "coalition.addresses")
+    config.coalition_domains = _strings(coalition.get("domains", []), path, "coalition.domains")
+    if not (config.coalition_addresses or config.coalition_domains):
+        raise ConfigError(
+            f"{path}: coalition.addresses and coalition.domains are both empty; list the "
+            f"coalition's own addresses so tracker can tell letters from replies"
+        )
+
+    deadlines = data.get("deadlines", {})
+    try:
+        config.default_deadline = parse_deadline(
+            deadlines.get("default", "2 months"), "deadlines.default"
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    config.holidays = deadlines.get("holidays", "FR")
+
+    seen: set[str] = set()
+    for index, item in enumerate(data.get("correspondents", [])):
+        where = f"correspondents[{index}]"
+        if not item.get("name"):
+            raise ConfigError(f"{path}: {where}.name is missing; every correspondent needs a name")
+        deadline = None
+        if "deadline" in item:
+            try:
+                deadline = parse_deadline(item["deadline"], f"{where}.deadline")
+            except ValueError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+        correspondent = Correspondent(
+            name=item["name"],
+            short_name=item.get("short_name", item["name"]),
+            addresses=_strings(item.get("addresses", []), path, f"{where}.addresses"),
+            domains=_strings(item.get("domains", []), path, f"{where}.domains"),
+            deadline=deadline,
+        )
+        if not (correspondent.addresses or correspondent.domains):
+            raise ConfigError(
+                f"{path}: {where} ({correspondent.name}) has neither addresses nor domains; "
+                f"add at least one so its mail can be recognised"
+            )
+        if correspondent.slug in seen:
+            raise ConfigError(f"{path}: {where}: two correspondents are named {correspondent.name}")
+        seen.add(correspondent.slug)
+        config.correspondents.append(correspondent)
+
+    if "mailbox" in data:
+        box = data["mailbox"]
+        if "host" not in box:
+            raise ConfigError(f"{path}: mailbox.host is missing; name the IMAP server")
+        security = _security(box.get("security", "ssl"), box["host"], path, "mailbox")
+        mailbox = Mailbox(
+            host=box["host"],
+            port=box.get("port", {"ssl": 993}.get(security, 143)),
+            security=security,
+            username=box.get("username", ""),
+            password_env=box.get("password_env"),
+            password_file=box.get("password_file"),
+            oauth2_token_command=box.get("oauth2_token_command"),
+            ca_file=box.get("ca_file"),
+            folders=_strings(box["folders"], path, "mailbox.folders", lower=False)
+            if "folders" in box
+            else None,
+            max_message_size=box.get("max_message_size", Mailbox.max_message_size),
+            batch_size=box.get("batch_size", Mailbox.batch_size),
+            timeout=float(box.get("timeout", Mailbox.timeout)),
+        )
+        if not (mailbox.password_env or mailbox.password_file or mailbox.oauth2_token_command):
+            raise ConfigError(
+                f"{path}: mailbox needs password_env, password_file or oauth2_token_command"
+            )
+        config.mailbox = mailbox
+
+    digest = data.get("digest", {})
+    config.digest = Digest(
+        to=_strings(digest.get("to", []), path, "digest.to", lower=False),
+        from_=digest.get("from", config.coalition_addresses[0] if config.coalition_addresses else ""),
+        base_url=digest.get("base_url", Digest.base_url).rstrip("/"),
+        weekday=digest.get("weekday", "monday").lower(),
+        due_soon_days=digest.get("due_soon_days", 14),
+    )
+    if config.digest.weekday not in WEEKDAYS:
+        raise ConfigError(f"{path}: digest.weekday must be one of {', '.join(WEEKDAYS)}")
+
+    if "smtp" in data:
+        smtp = data["smtp"]
+        if "host" not in smtp:
+            raise ConfigError(f"{path}: smtp.host is missing; name the SMTP server")
+        security = _security(smtp.get("security", "starttls"), smtp["host"], path, "smtp")
+        config.smtp = Smtp(
+            host=smtp["host"],
+            port=smtp.get("port", {"ssl": 465, "starttls": 587}.get(security, 25)),
+            security=security,
+            username=smtp.get("username"),
+            password_env=smtp.get("password_env"),
+            password_file=smtp.get("password_file"),
+            ca_file=smtp.get("ca_file"),
+            timeout=float(smtp.get("timeout", Smtp.timeout)),
+        )
+
+    config.auth = Auth(password_hashes=dict(data.get("auth", {}).get("password_hashes", {})))
+    return config

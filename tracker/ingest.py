@@ -1,0 +1,161 @@
+"""From raw messages to stored rows: parse in worker processes, write in batches.
+
+Parsing is pure Python and bound by the GIL, so it runs in one worker process
+per core while this process, the only writer, commits batches to SQLite. At
+most two batches are in memory at once (one being parsed, one being written),
+so memory stays bounded however large the mailbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+import sqlite_utils
+
+from . import classify, parse, store
+from .config import Config
+from .records import ParsedMessage
+from .store import RawItem, WriteSummary
+
+Outcome = ParsedMessage | str  # a record, or the reason it went to quarantine
+Checkpoint = Callable[[list[RawItem]], None]
+
+# below this many messages a batch is parsed in-process: a pool costs more than it saves
+POOL_THRESHOLD = 40
+CHUNK = 16
+
+
+def parse_item(raw: bytes | None) -> Outcome:
+    """Parse one message; never raises: a failure becomes a quarantine reason."""
+    if raw is None:
+        return "not fetched"
+    try:
+        return parse.parse_message(raw)
+    except parse.ParseFailure as exc:
+        return str(exc)
+    except RecursionError:
+        return "parser failed: nesting too deep"
+    except MemoryError:
+        return "parser failed: out of memory"
+    except Exception as exc:  # noqa: BLE001 - a message's fault must never stop an import
+        return f"parser failed: {type(exc).__name__}"
+
+
+def _parse_chunk(raws: list[bytes | None]) -> list[Outcome]:
+    return [parse_item(raw) for raw in raws]
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class Ingester:
+    """Parses and stores batches of raw messages; one per import or sync run."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        config: Config,
+        *,
+        workers: int | None = None,
+        batch_size: int = 400,
+        batch_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.workers = default_workers() if workers is None else workers
+        self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "Ingester":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _classify(self, msg: ParsedMessage, folder: str) -> tuple[str, str]:
+        return classify.classify(msg, folder, self.config)
+
+    def _submit(self, batch: list[RawItem]) -> list[Future] | list[Outcome]:
+        raws = [item.raw for item in batch]
+        if self.workers <= 1 or len(batch) < POOL_THRESHOLD:
+            return _parse_chunk(raws)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork")
+            )
+        return [
+            self._pool.submit(_parse_chunk, raws[i : i + CHUNK]) for i in range(0, len(raws), CHUNK)
+        ]
+
+    @staticmethod
+    def _collect(pending: list[Future] | list[Outcome]) -> list[Outcome]:
+        if pending and isinstance(pending[0], Future):
+            outcomes: list[Outcome] = []
+            for future in pending:
+                outcomes.extend(future.result())
+            return outcomes
+        return pending  # type: ignore[return-value]
+
+    def write(self, batch: list[RawItem], checkpoint: Checkpoint | None = None) -> WriteSummary:
+        """Parse and store one batch in one transaction, with the caller's checkpoint."""
+        outcomes = self._collect(self._submit(batch))
+        return self._write(batch, outcomes, checkpoint)
+
+    def _write(
+        self, batch: list[RawItem], outcomes: list[Outcome], checkpoint: Checkpoint | None
+    ) -> WriteSummary:
+        with self.db.atomic():
+            summary = store.write_batch(self.db, zip(batch, outcomes), self._classify)
+            if checkpoint is not None:
+                checkpoint(batch)
+        return summary
+
+    def batches(self, items: Iterable[RawItem]) -> Iterator[list[RawItem]]:
+        batch: list[RawItem] = []
+        size = 0
+        for item in items:
+            batch.append(item)
+            size += len(item.raw or b"")
+            if len(batch) >= self.batch_size or size >= self.batch_bytes:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def run(
+        self,
+        items: Iterable[RawItem],
+        *,
+        checkpoint: Checkpoint | None = None,
+        progress: Callable[[WriteSummary], None] | None = None,
+    ) -> WriteSummary:
+        """Store every item; the next batch is parsed while the current one is written."""
+        total = WriteSummary()
+        previous: tuple[list[RawItem], list] | None = None
+        for batch in self.batches(items):
+            pending = self._submit(batch)
+            if previous is not None:
+                total.add(self._write(previous[0], self._collect(previous[1]), checkpoint))
+                if progress:
+                    progress(total)
+            previous = (batch, pending)
+        if previous is not None:
+            total.add(self._write(previous[0], self._collect(previous[1]), checkpoint))
+            if progress:
+                progress(total)
+        return total
+
+
+def sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,1 @@
+"""Where raw messages come from: IMAP (``imap``) and local archives (``local``)."""

@@ -1,0 +1,402 @@
+"""The SQLite store: schema, migrations and idempotent writes (sqlite-utils).
+
+Every message's original bytes go to ``raw_messages`` before anything else, so
+nothing is ever lost; ``messages`` holds one row per distinct Message-ID, and
+``message_locations`` remembers every place (folder, file, IMAP UID) it was
+found in. Writing the same message twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from .records import ParsedMessage
+
+FTS_TOKENIZE = "unicode61 remove_diacritics 2"
+
+migrations = Migrations("tracker")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["raw_messages"].create(
+        {"sha256": str, "message_id": str, "size": int, "stored_at": str, "raw": bytes},
+        pk="sha256",
+    )
+    db["raw_messages"].create_index(["message_id"])
+    db["message_locations"].create(
+        {
+            "source": str,  # imap | maildir | mbox | eml
+            "folder": str,  # IMAP folder, Maildir folder, mbox path
+            "key": str,  # UIDVALIDITY:UID, file name, mbox offset
+            "sha256": str,
+            "message_id": str,
+            "arrived_at": str,
+            "seen_at": str,
+        },
+        pk=("source", "folder", "key"),
+    )
+    db["message_locations"].create_index(["sha256"])
+    db["message_locations"].create_index(["message_id"])
+    db["messages"].create(
+        {
+            "message_id": str,
+            "sha256": str,
+            "conversation_id": str,
+            "date": str,  # ISO 8601, UTC
+            "date_original": str,  # ISO 8601 with the sender's offset
+            "date_source": str,  # header | arrival
+            "from_address": str,
+            "from_name": str,
+            "subject": str,
+            "subject_normalized": str,
+            "direction": str,  # outgoing | incoming
+            "kind": str,  # letter | reply | auto_reply | acknowledgement | bounce | other
+            "in_reply_to": str,
+            "refs": str,  # JSON list of Message-IDs (References)
+            "body_text": str,
+            "body_html": str,
+            "attachment_count": int,
+            "size": int,
+            "folders": str,  # JSON list
+            "headers": str,  # JSON: headers classification reads
+            "delivery_reports": str,  # JSON list (bounces)
+            "original_message_id": str,
+            "is_delivery_report": int,
+            "message_id_synthetic": int,
+            "defects": str,  # JSON list
+            "imported_at": str,
+        },
+        pk="message_id",
+        not_null={"sha256"},
+    )
+    for column in ("date", "conversation_id", "from_address", "in_reply_to", "kind"):
+        db["messages"].create_index([column])
+    db["recipients"].create(
+        {"message_id": str, "role": str, "address": str, "name": str, "position": int},
+        pk=("message_id", "role", "address"),
+        foreign_keys=[("message_id", "messages", "message_id")],
+    )
+    db["recipients"].create_index(["address"])
+    db["attachments"].create(
+        {
+            "id": str,  # message_id/position
+            "message_id": str,
+            "position": int,
+            "filename": str,
+            "content_type": str,
+            "size": int,
+            "sha256": str,
+            "text": str,
+        },
+        pk="id",
+        foreign_keys=[("message_id", "messages", "message_id")],
+    )
+    db["attachments"].create_index(["message_id"])
+    db["quarantine"].create(
+        {
+            "id": int,
+            "source": str,
+            "folder": str,
+            "key": str,
+            "sha256": str,  # raw bytes in raw_messages; NULL when never fetched (too large)
+            "size": int,
+            "reason": str,
+            "quarantined_at": str,
+        },
+        pk="id",
+    )
+    db["quarantine"].create_index(["source", "folder", "key"], unique=True)
+    db["sync_state"].create(
+        {
+            "folder": str,
+            "uidvalidity": int,
+            "last_uid": int,
+            "highestmodseq": int,
+            "last_attempt_at": str,
+            "last_success_at": str,
+            "last_new": int,
+            "last_error": str,
+        },
+        pk="folder",
+    )
+    db["correspondents"].create(
+        {
+            "id": str,
+            "name": str,
+            "short_name": str,
+            "addresses": str,
+            "domains": str,
+            "deadline": str,
+        },
+        pk="id",
+    )
+    db["threads"].create(
+        {
+            "id": str,
+            "correspondent_id": str,
+            "correspondent": str,
+            "subject": str,
+            "conversation_id": str,
+            "letter_message_id": str,
+            "status": str,
+            "opened_at": str,
+            "last_letter_at": str,
+            "last_reply_at": str,
+            "due_at": str,
+            "overdue": int,
+        },
+        pk="id",
+        foreign_keys=[("correspondent_id", "correspondents", "id")],
+    )
+    db["threads"].create_index(["correspondent_id"])
+    db["threads"].create_index(["status"])
+    db["thread_messages"].create(
+        {"thread_id": str, "message_id": str, "matched_by": str},
+        pk=("thread_id", "message_id"),
+        foreign_keys=[("thread_id", "threads", "id"), ("message_id", "messages", "message_id")],
+    )
+    db["thread_messages"].create_index(["message_id"])
+    db["unmatched"].create(
+        {"message_id": str, "correspondent_id": str, "candidates": str, "reason": str},
+        pk="message_id",
+    )
+    db["marks"].create(
+        {
+            "id": int,
+            "thread_id": str,
+            "action": str,  # answered | closed | reopened | attach
+            "on_date": str,
+            "message_id": str,
+            "note": str,
+            "created_at": str,
+        },
+        pk="id",
+    )
+    db["marks"].create_index(["thread_id"])
+    db["digests"].create(
+        {"iso_week": str, "sent_at": str, "message_id": str, "recipients": str, "subject": str},
+        pk="iso_week",
+    )
+    db["messages"].enable_fts(
+        ["subject", "body_text"], create_triggers=True, tokenize=FTS_TOKENIZE
+    )
+    db["attachments"].enable_fts(["filename", "text"], create_triggers=True, tokenize=FTS_TOKENIZE)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC, seconds precision; naive datetimes are taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+    """Open (and create, owner-only, migrated) the tracker database."""
+    path = Path(path)
+    if path != Path(":memory:"):
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(f"{path}: no database yet; run `tracker import` or `tracker sync` first")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # create it owner-only before SQLite opens it: the letters concern victims
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=OFF")
+    migrations.apply(db)
+    return db
+
+
+@dataclass
+class RawItem:
+    """One message as a source found it: where, its bytes and when it arrived."""
+
+    source: str
+    folder: str
+    key: str
+    raw: bytes | None
+    arrived_at: datetime | None = None
+    size: int | None = None
+    # set when the source could not get the bytes (too large, unreadable)
+    problem: str | None = None
+
+
+@dataclass
+class WriteSummary:
+    new: int = 0
+    known: int = 0
+    quarantined: int = 0
+    new_message_ids: list[str] = field(default_factory=list)
+
+    def add(self, other: "WriteSummary") -> None:
+        self.new += other.new
+        self.known += other.known
+        self.quarantined += other.quarantined
+        self.new_message_ids.extend(other.new_message_ids)
+
+
+def known_locations(db: sqlite_utils.Database, source: str, folder: str) -> set[str]:
+    """Keys already recorded for one folder of one source (fast re-import skip)."""
+    rows = db.execute(
+        "select key from message_locations where source = ? and folder = ? "
+        "union select key from quarantine where source = ? and folder = ?",
+        [source, folder, source, folder],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def known_sha256(db: sqlite_utils.Database) -> set[str]:
+    return {row[0] for row in db.execute("select sha256 from raw_messages").fetchall()}
+
+
+def _message_row(item: RawItem, msg: ParsedMessage, direction: str, kind: str) -> dict:
+    date = msg.date
+    date_source = "header"
+    if date is None:
+        date = item.arrived_at or datetime.now(timezone.utc)
+        date_source = "arrival"
+    return {
+        "message_id": msg.message_id,
+        "sha256": msg.sha256,
+        "conversation_id": None,
+        "date": iso(date),
+        "date_original": date.isoformat(timespec="seconds") if date.tzinfo else iso(date),
+        "date_source": date_source,
+        "from_address": msg.from_.address if msg.from_ else None,
+        "from_name": msg.from_.name if msg.from_ else None,
+        "subject": msg.subject,
+        "subject_normalized": msg.subject_normalized,
+        "direction": direction,
+        "kind": kind,
+        "in_reply_to": msg.in_reply_to,
+        "refs": json.dumps(msg.references),
+        "body_text": msg.body_text,
+        "body_html": msg.body_html,
+        "attachment_count": len(msg.attachments),
+        "size": msg.size,
+        "folders": json.dumps([item.folder]),
+        "headers": json.dumps(msg.headers, ensure_ascii=False),
+        "delivery_reports": json.dumps([asdict(r) for r in msg.delivery_reports]),
+        "original_message_id": msg.original_message_id,
+        "is_delivery_report": int(msg.is_delivery_report),
+        "message_id_synthetic": int(msg.message_id_synthetic),
+        "defects": json.dumps(msg.defects),
+        "imported_at": now_iso(),
+    }
+
+
+def write_batch(
+    db: sqlite_utils.Database,
+    results: Iterable[tuple[RawItem, ParsedMessage | str]],
+    classify,
+) -> WriteSummary:
+    """Store parsed messages (or quarantine reasons) in one transaction.
+
+    ``classify(msg, folder) -> (direction, kind)`` decides what the message is.
+    The caller commits any checkpoint in the same ``with db.conn:`` block.
+    """
+    summary = WriteSummary()
+    stamp = now_iso()
+    conn = db.conn
+    for item, outcome in results:
+        location = (item.source, item.folder, item.key)
+        if item.raw is None:
+            conn.execute(
+                "insert or ignore into quarantine (source, folder, key, sha256, size, reason, "
+                "quarantined_at) values (?, ?, ?, NULL, ?, ?, ?)",
+                (*location, item.size, item.problem or outcome, stamp),
+            )
+            summary.quarantined += 1
+            continue
+        if isinstance(outcome, str):
+            import hashlib
+
+            sha = hashlib.sha256(item.raw).hexdigest()
+            message_id = None
+        else:
+            sha, message_id = outcome.sha256, outcome.message_id
+        fresh_raw = conn.execute(
+            "insert or ignore into raw_messages (sha256, message_id, size, stored_at, raw) "
+            "values (?, ?, ?, ?, ?)",
+            (sha, message_id, len(item.raw), stamp, item.raw),
+        ).rowcount
+        if isinstance(outcome, str):
+            conn.execute(
+                "insert or ignore into quarantine (source, folder, key, sha256, size, reason, "
+                "quarantined_at) values (?, ?, ?, ?, ?, ?, ?)",
+                (*location, sha, len(item.raw), outcome, stamp),
+            )
+            if fresh_raw:
+                summary.quarantined += 1
+            else:
+                summary.known += 1
+            continue
+        conn.execute(
+            "insert or ignore into message_locations (source, folder, key, sha256, message_id, "
+            "arrived_at, seen_at) values (?, ?, ?, ?, ?, ?, ?)",
+            (*location, sha, message_id, iso(item.arrived_at), stamp),
+        )
+        existing = conn.execute(
+            "select folders from messages where message_id = ?", (message_id,)
+        ).fetchone()
+        if existing is not None:
+            folders = json.loads(existing[0] or "[]")
+            if item.folder not in folders:
+                folders.append(item.folder)
+                conn.execute(
+                    "update messages set folders = ? where message_id = ?",
+                    (json.dumps(folders), message_id),
+                )
+            summary.known += 1
+            continue
+        direction, kind = classify(outcome, item.folder)
+        row = _message_row(item, outcome, direction, kind)
+        columns = ", ".join(f"[{c}]" for c in row)
+        conn.execute(
+            f"insert into messages ({columns}) values ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        for role, people in (("to", outcome.to), ("cc", outcome.cc), ("bcc", outcome.bcc)):
+            for position, person in enumerate(people):
+                conn.execute(
+                    "insert or ignore into recipients (message_id, role, address, name, position) "
+                    "values (?, ?, ?, ?, ?)",
+                    (message_id, role, person.address, person.name, position),
+                )
+        for position, attachment in enumerate(outcome.attachments):
+            conn.execute(
+                "insert or ignore into attachments (id, message_id, position, filename, "
+                "content_type, size, sha256, text) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    f"{message_id}/{position}",
+                    message_id,
+                    position,
+                    attachment.filename,
+                    attachment.content_type,
+                    attachment.size,
+                    attachment.sha256,
+                    attachment.text,
+                ),
+            )
+        summary.new += 1
+        summary.new_message_ids.append(message_id)
+    return summary

@@ -1,0 +1,202 @@
+"""French and English labels for reports, the digest and Datasette pages.
+
+One flat dictionary: a stable dotted key (``status.awaiting_reply``,
+``column.due_at``) maps to its French and English text. Keys are a public
+contract (the Datasette pages import them): add keys freely, never rename one.
+French is the default; an unknown language falls back to French.
+
+    >>> t("status.answered", "en")
+    'answered'
+    >>> plural("digest.subject.overdue", 3, "fr")
+    '3 courriers en retard'
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+LABELS: dict[str, dict[str, str]] = {
+    # thread status (DESIGN.md, "Thread status")
+    "status.awaiting_reply": {"fr": "en attente de réponse", "en": "awaiting reply"},
+    "status.acknowledged": {"fr": "accusé de réception", "en": "acknowledged"},
+    "status.answered": {"fr": "répondu", "en": "answered"},
+    "status.bounced": {"fr": "non distribué", "en": "bounced"},
+    "status.closed": {"fr": "clos", "en": "closed"},
+    # message kind and direction
+    "kind.letter": {"fr": "courrier", "en": "letter"},
+    "kind.reply": {"fr": "réponse", "en": "reply"},
+    "kind.auto_reply": {"fr": "réponse automatique", "en": "auto-reply"},
+    "kind.acknowledgement": {"fr": "accusé de réception", "en": "acknowledgement"},
+    "kind.bounce": {"fr": "avis de non-distribution", "en": "bounce"},
+    "kind.other": {"fr": "autre", "en": "other"},
+    "direction.outgoing": {"fr": "envoyé", "en": "outgoing"},
+    "direction.incoming": {"fr": "reçu", "en": "incoming"},
+    # columns of threads, the unanswered and responsiveness views and the reports
+    "column.id": {"fr": "fil", "en": "thread"},
+    "column.correspondent": {"fr": "destinataire", "en": "correspondent"},
+    "column.correspondent_id": {"fr": "destinataire (id)", "en": "correspondent id"},
+    "column.recipients": {"fr": "adresses", "en": "addresses"},
+    "column.subject": {"fr": "objet", "en": "subject"},
+    "column.status": {"fr": "statut", "en": "status"},
+    "column.opened_at": {"fr": "premier envoi", "en": "first sent"},
+    "column.last_letter_at": {"fr": "dernier envoi", "en": "last sent"},
+    "column.last_reply_at": {"fr": "dernière réponse", "en": "last reply"},
+    "column.due_at": {"fr": "échéance", "en": "due"},
+    "column.overdue": {"fr": "en retard", "en": "overdue"},
+    "column.days_waiting": {"fr": "jours d'attente", "en": "days waiting"},
+    "column.days_overdue": {"fr": "jours de retard", "en": "days overdue"},
+    "column.sent_at": {"fr": "envoyé le", "en": "sent"},
+    "column.received_at": {"fr": "reçu le", "en": "received"},
+    "column.letters": {"fr": "courriers", "en": "letters"},
+    "column.replied": {"fr": "avec réponse", "en": "replied"},
+    "column.reply_rate": {"fr": "taux de réponse", "en": "reply rate"},
+    "column.reply_rate_low": {"fr": "taux (borne basse 95 %)", "en": "rate (95% low)"},
+    "column.reply_rate_high": {"fr": "taux (borne haute 95 %)", "en": "rate (95% high)"},
+    "column.median_days": {"fr": "délai médian (jours)", "en": "median days"},
+    "column.p90_days": {"fr": "délai 90e centile (jours)", "en": "90th percentile days"},
+    "column.overdue_now": {"fr": "en retard", "en": "overdue now"},
+    "column.note": {"fr": "remarque", "en": "note"},
+    # tables and views (Datasette titles)
+    "table.threads": {"fr": "Fils de correspondance", "en": "Threads"},
+    "table.messages": {"fr": "Messages", "en": "Messages"},
+    "table.correspondents": {"fr": "Destinataires", "en": "Correspondents"},
+    "table.digests": {"fr": "Récapitulatifs envoyés", "en": "Digests sent"},
+    "table.quarantine": {"fr": "Quarantaine", "en": "Quarantine"},
+    "view.unanswered": {"fr": "Courriers sans réponse", "en": "Unanswered letters"},
+    "view.responsiveness": {"fr": "Réactivité des destinataires", "en": "Responsiveness"},
+    # report texts
+    "report.unanswered.title": {
+        "fr": "Courriers en retard au {date}",
+        "en": "Overdue letters as of {date}",
+    },
+    "report.unanswered.none": {
+        "fr": "Aucun courrier en retard.",
+        "en": "No overdue letters.",
+    },
+    "report.bounced.title": {"fr": "Courriers non distribués", "en": "Bounced letters"},
+    "report.bounced.none": {"fr": "Aucun courrier non distribué.", "en": "No bounced letters."},
+    "report.responsiveness.title": {
+        "fr": "Réactivité des destinataires au {date}",
+        "en": "Responsiveness as of {date}",
+    },
+    "report.responsiveness.none": {"fr": "Aucun courrier envoyé.", "en": "No letters sent."},
+    "report.too_few": {"fr": "trop peu pour conclure", "en": "too few to say"},
+    "report.generated": {"fr": "Établi le {date}", "en": "Generated on {date}"},
+    "report.section": {"fr": "section", "en": "section"},
+    # the weekly digest
+    "digest.title": {"fr": "Récapitulatif de la semaine", "en": "Weekly digest"},
+    "digest.intro": {
+        "fr": "Suivi des courriers de {coalition}, semaine {week}.",
+        "en": "Correspondence of {coalition}, week {week}.",
+    },
+    "digest.overdue.title": {"fr": "Courriers en retard", "en": "Overdue letters"},
+    "digest.overdue.none": {"fr": "Aucun courrier en retard.", "en": "No overdue letters."},
+    "digest.due_soon.title": {
+        "fr": "Échéances des {days} prochains jours",
+        "en": "Falling due in the next {days} days",
+    },
+    "digest.due_soon.none": {"fr": "Aucune échéance proche.", "en": "Nothing falls due soon."},
+    "digest.replies.title": {"fr": "Réponses reçues cette semaine", "en": "Replies this week"},
+    "digest.replies.none": {"fr": "Aucune réponse cette semaine.", "en": "No replies this week."},
+    "digest.sent.title": {"fr": "Courriers envoyés cette semaine", "en": "Letters sent this week"},
+    "digest.sent.none": {"fr": "Aucun courrier envoyé cette semaine.", "en": "No letters sent this week."},
+    "digest.bounces.title": {"fr": "Courriers non distribués", "en": "Bounced letters"},
+    "digest.bounces.none": {"fr": "Aucun courrier non distribué.", "en": "No bounced letters."},
+    "digest.stale_sync": {
+        "fr": "Attention : la dernière synchronisation réussie de {folders} date du {date}. "
+        "Les informations ci-dessous peuvent être incomplètes ; vérifiez `tracker sync`.",
+        "en": "Warning: the last successful sync of {folders} was on {date}. "
+        "What follows may be incomplete; check `tracker sync`.",
+    },
+    "digest.never_synced": {
+        "fr": "Attention : aucune synchronisation réussie enregistrée pour {folders} ; "
+        "vérifiez `tracker sync`.",
+        "en": "Warning: no successful sync recorded for {folders}; check `tracker sync`.",
+    },
+    "digest.open": {"fr": "voir", "en": "open"},
+    "digest.footer": {
+        "fr": "Message envoyé par tracker. Le contenu des courriers n'est jamais inclus.",
+        "en": "Sent by tracker. Letter contents are never included.",
+    },
+    "digest.days_waiting": {"fr": "{days} j", "en": "{days} d"},
+    "digest.subject.overdue.one": {"fr": "{count} courrier en retard", "en": "{count} overdue letter"},
+    "digest.subject.overdue.other": {
+        "fr": "{count} courriers en retard",
+        "en": "{count} overdue letters",
+    },
+    "digest.subject.replies.one": {
+        "fr": "{count} réponse cette semaine",
+        "en": "{count} reply this week",
+    },
+    "digest.subject.replies.other": {
+        "fr": "{count} réponses cette semaine",
+        "en": "{count} replies this week",
+    },
+    "unit.days.one": {"fr": "{count} jour", "en": "{count} day"},
+    "unit.days.other": {"fr": "{count} jours", "en": "{count} days"},
+    "yes": {"fr": "oui", "en": "yes"},
+    "no": {"fr": "non", "en": "no"},
+}
+
+MONTHS = {
+    "fr": [
+        "janvier", "février", "mars", "avril", "mai", "juin",
+        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    ],
+    "en": [
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ],
+}
+
+
+def language_of(language: str | None) -> str:
+    """``language`` if tracker speaks it, else French (the default)."""
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def t(key: str, language: str | None = DEFAULT_LANGUAGE, **params: object) -> str:
+    """The label ``key`` in ``language`` ("fr" or "en"), with ``{params}`` filled in.
+
+    An unknown key raises ``KeyError`` naming it (a typo should fail a test, not show
+    a blank)."""
+    try:
+        entry = LABELS[key]
+    except KeyError:
+        raise KeyError(f"no label {key!r} in tracker.i18n.LABELS") from None
+    text = entry[language_of(language)]
+    return text.format(**params) if params else text
+
+
+def plural(key: str, count: int, language: str | None = DEFAULT_LANGUAGE) -> str:
+    """``key.one`` or ``key.other`` with ``{count}`` filled in. French takes the singular
+    for 0 and 1 ("0 courrier"), English only for 1."""
+    language = language_of(language)
+    one = count == 1 or (language == "fr" and count == 0)
+    return t(f"{key}.{'one' if one else 'other'}", language, count=count)
+
+
+def labels(prefix: str, language: str | None = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """Every label under ``prefix`` ("status", "column"...), keyed by what follows it:
+    ``labels("status", "en")["answered"] == "answered"``."""
+    start = prefix.rstrip(".") + "."
+    return {key[len(start):]: t(key, language) for key in LABELS if key.startswith(start)}
+
+
+def format_date(moment: date | datetime | None, language: str | None = DEFAULT_LANGUAGE,
+                tz: ZoneInfo | None = None) -> str:
+    """A day as people write it: "3 décembre 2026" / "3 December 2026". Aware datetimes
+    are converted to ``tz`` first (the user's time zone); ``None`` gives ""."""
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        if tz is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(tz)
+        moment = moment.date()
+    language = language_of(language)
+    day = "1er" if language == "fr" and moment.day == 1 else str(moment.day)
+    return f"{day} {MONTHS[language][moment.month - 1]} {moment.year}"

@@ -165,6 +165,7 @@ SCHEMA: dict[str, Any] = {
     "auth": {"password_hashes": dict},
 }
 
+TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", list: "a list", dict: "a table"}
 SECRET_KEYS = {"password", "pass", "secret", "token", "access_token"}
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _DEADLINE_RE = re.compile(
@@ -242,12 +243,9 @@ def _check(data: Any, schema: Any, path: Path, prefix: str) -> None:
         if isinstance(expected, (dict, list)):
             _check(value, expected, path, where)
         elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            names = (
-                " or ".join(t.__name__ for t in expected)
-                if isinstance(expected, tuple)
-                else expected.__name__
-            )
-            raise ConfigError(f"{path}: {where} must be a {names}, not {value!r}")
+            types = expected if isinstance(expected, tuple) else (expected,)
+            names = " or ".join(TYPE_NAMES[t] for t in types)
+            raise ConfigError(f"{path}: {where} must be {names}, not {value!r}")
 
 
 def _strings(value: list, path: Path, where: str, lower: bool = True) -> list[str]:

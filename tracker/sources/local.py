@@ -180,6 +180,9 @@ def items(paths: list[Path], known: Known) -> Iterator[RawItem]:
     """Every message under ``paths`` not yet known; ``known(source, folder)`` gives stored keys."""
     places: list[Found] = []
     for path in paths:
-        places.extend(discover(Path(path)))
+        found = discover(Path(path))
+        if not found:
+            raise SourceError(f"{path}: no Maildir, mbox or message files in this folder")
+        places.extend(found)
     for place in places:
         yield from READERS[place.source](place, known(place.source, place.folder))

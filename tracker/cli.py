@@ -20,6 +20,12 @@ from .config import Config, ConfigError
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run is going on
 
 
+class ConfigProblem(click.ClickException):
+    """A configuration error: exit code 2, like a usage error."""
+
+    exit_code = 2
+
+
 class Context:
     def __init__(self, config_path: str | None, quiet: bool) -> None:
         self.config_path = config_path
@@ -32,7 +38,7 @@ class Context:
             try:
                 self._config = config_module.load(self.config_path)
             except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise ConfigProblem(str(exc)) from None
         return self._config
 
     def db(self, create: bool = True):

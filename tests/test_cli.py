@@ -1,0 +1,52 @@
+"""Every command explains itself: help text with an example, clean errors, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tracker.cli import cli
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in sorted(group.commands.items()):
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, prefix + (name,))
+
+
+COMMANDS = list(all_commands(cli))
+
+
+def test_the_contract_commands_exist():
+    names = {" ".join(path) for path, _ in COMMANDS}
+    expected = {"sync", "import", "threads", "report unanswered", "report responsiveness",
+                "digest", "mark", "serve", "demo"}
+    assert expected <= names, f"missing commands: {sorted(expected - names)}"
+
+
+@pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_command_has_help_with_an_example(path, command):
+    assert command.help and command.help.strip(), f"tracker {' '.join(path)} has no help text"
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    if not isinstance(command, click.Group):
+        assert "tracker " in result.output and "xample" in result.output, (
+            f"tracker {' '.join(path)} --help shows no example"
+        )
+
+
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path):
+    path = tmp_path / "tracker.toml"
+    path.write_text('langage = "fr"\n[coalition]\naddresses = ["a@b.org"]\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "tracker", "--config", str(path), "import", str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(path) in result.stderr and "langage" in result.stderr and '"language"' in result.stderr

@@ -193,6 +193,23 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["attachments"].enable_fts(["filename", "text"], create_triggers=True, tokenize=FTS_TOKENIZE)
 
 
+@migrations()
+def m002_threading_indexes(db: sqlite_utils.Database) -> None:
+    """Derived lookups that let threading re-derive only what a sync touched (rebuildable)."""
+    # every Message-ID a message points at: in_reply_to / reference (conversations), original (bounces)
+    db["message_links"].create(
+        {"message_id": str, "target_id": str, "rel": str}, pk=("message_id", "target_id", "rel")
+    )
+    db["message_links"].create_index(["target_id"])
+    # matching evidence: a letter's subject, date and references; what an incoming message cites
+    db["message_keys"].create({"message_id": str, "key": str, "role": str}, pk=("message_id", "key", "role"))
+    db["message_keys"].create_index(["key", "role"])
+    db["threads"].add_column("subject_key", str)
+    db["unmatched"].add_column("date", str)
+    # what the last full rethread was derived from (a config change re-derives everything)
+    db["threading_state"].create({"key": str, "value": str}, pk="key")
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -210,6 +210,89 @@ def m002_threading_indexes(db: sqlite_utils.Database) -> None:
     db["threading_state"].create({"key": str, "value": str}, pk="key")
 
 
+@migrations()
+def m003_report_views(db: sqlite_utils.Database) -> None:
+    """The ``unanswered`` and ``responsiveness`` views Datasette shows (tracker/report.py
+    computes the same for any --as-of day; these are as of now, days counted in UTC)."""
+    db.execute(VIEW_UNANSWERED)
+    db.execute(VIEW_RESPONSIVENESS)
+
+
+# overdue now, the longest-waiting first; waiting_since = the first letter after the last reply
+VIEW_UNANSWERED = """
+create view if not exists unanswered as
+with waiting as (
+  select t.*, (
+    select min(m.date) from thread_messages tm join messages m on m.message_id = tm.message_id
+    where tm.thread_id = t.id and m.kind = 'letter'
+      and (t.last_reply_at is null or julianday(m.date) > julianday(t.last_reply_at))
+  ) as waiting_since
+  from threads t
+  where t.status in ('awaiting_reply', 'acknowledged') and t.due_at is not null
+    and julianday(t.due_at) < julianday('now')
+)
+select id, correspondent_id, correspondent, subject, status, opened_at, last_letter_at,
+  last_reply_at, due_at, waiting_since,
+  cast(julianday('now') - julianday(coalesce(waiting_since, opened_at)) as integer) as days_waiting
+from waiting
+order by coalesce(waiting_since, opened_at), id
+"""
+
+# one letter per thread, bounced-and-never-answered threads left out; delays from the first
+# letter to the first reply (or "answered" mark); nearest-rank 90th percentile; 95% Wilson
+VIEW_RESPONSIVENESS = """
+create view if not exists responsiveness as
+with per_thread as (
+  select t.id, t.correspondent_id, t.correspondent, t.status, t.opened_at, t.due_at, (
+    select min(x) from (
+      select m.date as x from thread_messages tm join messages m on m.message_id = tm.message_id
+      where tm.thread_id = t.id and m.kind = 'reply' and m.direction = 'incoming'
+      union all
+      select coalesce(k.on_date, k.created_at) from marks k
+      where k.thread_id = t.id and k.action = 'answered'
+    )
+  ) as first_reply_at
+  from threads t
+),
+counted as (
+  select *, case when first_reply_at is not null
+    then julianday(date(first_reply_at)) - julianday(date(opened_at)) end as days
+  from per_thread where not (status = 'bounced' and first_reply_at is null)
+),
+ranked as (
+  select correspondent_id, days,
+    row_number() over (partition by correspondent_id order by days) as rn,
+    count(*) over (partition by correspondent_id) as n
+  from counted where days is not null
+),
+delays as (
+  select correspondent_id,
+    avg(case when rn in ((n + 1) / 2, (n + 2) / 2) then days end) as median_days,
+    max(case when rn = (9 * n + 9) / 10 then days end) as p90_days
+  from ranked group by correspondent_id
+),
+totals as (
+  select correspondent_id, max(correspondent) as correspondent, count(*) as letters,
+    count(first_reply_at) as replied,
+    1.0 * count(first_reply_at) / count(*) as p,
+    sum(status in ('awaiting_reply', 'acknowledged') and due_at is not null
+        and julianday(due_at) < julianday('now')) as overdue_now
+  from counted group by correspondent_id
+)
+select totals.correspondent_id, correspondent, letters, replied,
+  round(p, 4) as reply_rate,
+  round(max(0.0, (p + 1.920729 / letters
+    - 1.959964 * sqrt(p * (1 - p) / letters + 0.960365 / (letters * letters)))
+    / (1 + 3.841459 / letters)), 4) as reply_rate_low,
+  round(min(1.0, (p + 1.920729 / letters
+    + 1.959964 * sqrt(p * (1 - p) / letters + 0.960365 / (letters * letters)))
+    / (1 + 3.841459 / letters)), 4) as reply_rate_high,
+  median_days, p90_days, overdue_now, letters < 5 as too_few
+from totals left join delays on delays.correspondent_id = totals.correspondent_id
+order by correspondent
+"""
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

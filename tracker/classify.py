@@ -1,17 +1,374 @@
 """What a message is: its direction (outgoing / incoming) and its kind.
 
-Pure functions of a parsed record and the config; no I/O.
+Pure functions of a parsed record (or a stored ``messages`` row) and the config; no I/O.
+
+Kinds (DESIGN.md): ``letter`` (outgoing), ``reply`` (a person of a correspondent wrote it),
+``auto_reply`` (out of office and other automatic answers, read receipts), ``acknowledgement``
+(an acknowledgement of receipt, automatic or a bare "we received it, we will answer"),
+``bounce`` (a delivery failure), ``other`` (newsletters, bulk, delay warnings, our own
+automatic mail): ``other`` never opens nor answers a thread.
+
+Headers read (lower-case names in ``ParsedMessage.headers``): see ``HEADERS_READ``.
+
+Every word list is in the "Word lists" section below, French and English first; matching
+ignores case, accents, typographic apostrophes and the French space before ":".
 """
 
 from __future__ import annotations
 
-from .config import Config
-from .records import ParsedMessage
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-SENT_FOLDER_HINTS = ("sent", "envoy", "gesendet", "enviad", "inviat")
+from .config import Config
+from .records import DeliveryReport, ParsedMessage
+
+# --- Word lists ------------------------------------------------------------------------------
+# Written as people see them; they are folded (lower case, no accents) when compiled.
+
+HEADERS_READ = (
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "precedence",
+    "x-precedence",
+    "x-auto-response-suppress",
+    "x-ms-exchange-generated-message-source",
+    "x-ms-exchange-inbox-rules-loop",
+    "list-unsubscribe",
+    "list-id",
+    "list-post",
+    "return-path",
+    "content-type",
+    "x-failed-recipients",
+)
+
+# Folders whose messages are ours: a path segment starting with one of these.
+SENT_FOLDER_WORDS = ("sent", "envoy", "gesendet", "enviad", "inviat", "verzonden", "skickat")
+
+# Senders that are mail systems, not people: their mail is about delivery.
+DAEMON_SENDERS = ("mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster")
+
+# Senders that nobody reads. Some ministries send real answers from such addresses (a PDF
+# "ci-joint"), so alone they prove nothing; they tip an acknowledgement-looking message.
+NO_REPLY_SENDERS = (
+    "noreply", "no-reply", "no_reply", "ne-pas-repondre", "nepasrepondre", "ne_pas_repondre",
+    "ne.pas.repondre", "donotreply", "do-not-reply", "do_not_reply", "ne-pas-re", "automate",
+    "notification", "notifications", "accuse-reception", "accusereception",
+)
+
+# Subjects of delivery failures (the start of the subject).
+BOUNCE_SUBJECTS = (
+    "undelivered mail returned to sender", "undeliverable", "undelivered", "non remis",
+    "non distribuable", "non délivré", "message non délivré", "échec de la remise",
+    "échec de remise", "remise impossible", "delivery status notification (failure)",
+    "delivery failure", "delivery has failed", "failure notice", "returned mail",
+    "mail delivery failed", "mail delivery failure", "mail system error",
+    "message not delivered", "unzustellbar", "nicht zustellbar",
+)
+# Subjects of delivery notices that are not failures: the letter may still arrive.
+DELAY_SUBJECTS = (
+    "delayed mail", "delivery status notification (delay)", "warning: could not send message",
+    "delivery delayed", "message delayed", "remise retardée", "retardé", "distribution retardée",
+    "delivery status notification (success)", "delivered:", "relayed:", "remis :", "remis:",
+)
+
+# Subjects of out-of-office and other automatic answers: how the subject starts.
+AUTO_REPLY_SUBJECTS = (
+    "réponse automatique", "reponse automatique", "absence du bureau", "absent du bureau",
+    "message d'absence", "automatic reply", "auto-reply", "autoreply", "auto reply",
+    "out of office", "out of the office", "abwesenheitsnotiz", "respuesta automática",
+    "risposta automatica", "automatisch antwoord", "fuera de la oficina",
+)
+# ... and words that mark one only when they open the subject followed by ":" or alone.
+AUTO_REPLY_SUBJECT_WORDS = ("absent", "absente", "absence", "congés", "auto", "ooo", "abwesend")
+# Read receipts (RFC 8098 disposition notifications, Outlook "Lu :").
+READ_RECEIPT_SUBJECTS = ("lu :", "lu:", "non lu :", "read:", "not read:", "gelesen:")
+
+# Subjects of acknowledgements of receipt, anywhere in the subject.
+ACK_SUBJECTS = (
+    "accusé de réception", "accusé réception", "accuse reception", "[ar]", "a.r.",
+    "confirmation de réception", "confirmation de dépôt", "confirmation de votre demande",
+    "demande enregistrée", "demande bien reçue", "votre demande a bien été",
+    "votre message a bien été", "votre courrier a bien été", "votre saisine",
+    "acknowledgement of receipt", "acknowledgment of receipt", "receipt confirmation",
+    "we have received your", "eingangsbestätigung",
+)
+# ... and "AR" opening the subject: "AR : votre courrier", "AR - demande n° 12".
+ACK_SUBJECT_RE = r"^ar\s*[:\-–]"
+
+# Body phrases (regular expressions on folded text: no accents, lower case) saying the
+# message was received: an acknowledgement, or the opening of a real answer.
+ACK_PHRASES = (
+    r"accus\w* (de |bonne )?reception", r"avons bien (recu|pris connaissance)",
+    r"a bien ete (recu|enregistr|transmis|pris en compte)",
+    r"a ete (enregistr|transmis|pris en compte)", r"bien recu votre", r"date de reception",
+    r"acknowledge[sd]? (the )?receipt", r"confirm(s|ing)? receipt", r"we have received your",
+    r"has been received", r"your (request|message|letter) has been", r"eingang (ihrer|ihres)",
+)
+# Body phrases that promise an answer later: an acknowledgement, not the answer.
+PROMISE_PHRASES = (
+    r"sera (trait|examin|etudi|instruit|transmis|analys)", r"dans les meilleurs delais",
+    r"dans les plus brefs delais", r"reponse vous sera", r"vous sera (apport|adress|communiqu)",
+    r"nous (vous )?(repondrons|reviendrons)", r"service competent", r"decision implicite",
+    r"ne manquer\w* pas de", r"will be (processed|answered|handled|reviewed)",
+    r"(we|someone) will (get back|reply|respond)", r"as soon as possible",
+)
+# Body phrases of a machine: the message says it was written automatically.
+AUTOMATIC_PHRASES = (
+    r"message (est )?(genere )?automatique", r"(courriel|mail|e-mail) automatique",
+    r"reponse automatique", r"genere automatiquement", r"envoye automatiquement",
+    r"automatically (generated|sent)", r"automated (message|response|reply)",
+    r"this is an auto(matic|mated)",
+)
+# Body phrases of someone away.
+AWAY_PHRASES = (
+    r"je suis (actuellement )?absente?", r"je serai absente?", r"actuellement absente?",
+    r"en conges?\b", r"de retour (le|au|a partir)", r"hors du bureau", r"en deplacement",
+    r"acces limite", r"out of (the )?office", r"on (annual )?leave", r"on vacation",
+    r"i will be back", r"i am (currently )?away", r"limited access to (my )?e-?mail",
+    r"abwesend",
+)
+# An acknowledgement with more than this much own text (quotes removed) is a real answer.
+ACK_MAX_CHARS = 900
+
+KINDS = ("letter", "reply", "auto_reply", "acknowledgement", "bounce", "other")
+
+
+def fold(text: str | None) -> str:
+    """Lower case, no accents, plain apostrophes, single spaces: what every list is matched on."""
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.replace("\u2019", "'").replace("\u00a0", " ").replace("\u202f", " ")
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _any(patterns: Iterable[str]) -> re.Pattern:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+def _phrases(words: Iterable[str]) -> re.Pattern:
+    return _any(re.escape(fold(w)) for w in words)
+
+
+_BOUNCE_SUBJECT = re.compile(r"^(?:" + _phrases(BOUNCE_SUBJECTS).pattern + ")")
+_DELAY_SUBJECT = re.compile(r"^(?:" + _phrases(DELAY_SUBJECTS).pattern + ")")
+_AUTO_SUBJECT = re.compile(r"^[\[(]?(?:" + _phrases(AUTO_REPLY_SUBJECTS).pattern + ")")
+_WORDS = _phrases(AUTO_REPLY_SUBJECT_WORDS).pattern
+_AUTO_SUBJECT_WORD = re.compile(rf"^(?:\[(?:{_WORDS})\]|\((?:{_WORDS})\)|(?:{_WORDS})\s*(?::|$))")
+_READ_RECEIPT_SUBJECT = re.compile(r"^(?:" + _phrases(READ_RECEIPT_SUBJECTS).pattern + ")")
+_ACK_SUBJECT = _any([_phrases(ACK_SUBJECTS).pattern, ACK_SUBJECT_RE])
+_ACK_BODY = _any(ACK_PHRASES)
+_PROMISE_BODY = _any(PROMISE_PHRASES)
+_AUTOMATIC_BODY = _any(AUTOMATIC_PHRASES)
+_AWAY_BODY = _any(AWAY_PHRASES)
+# On folded subjects: "RE :", "TR:", "Fwd:", "AW:", "WG:", "Rép. :", "Réf. :", "RE[2]:".
+_REPLY_PREFIX = re.compile(r"^(?:re|tr|fw|fwd|aw|wg|rep|ref)\.?\s*(?:\[\d+\])?\s*:")
+_SENT_FOLDER = re.compile(r"(?:^|[/.\s_\-\[\]])(?:" + "|".join(SENT_FOLDER_WORDS) + ")", re.I)
+# Where the quoted letter starts in a reply: everything below is not the sender's own text.
+_QUOTE_START = re.compile(
+    r"^(?:>|-{2,}\s*(?:original message|message d'origine|message original)|"
+    r"(?:de|from|von)\s*:.*@|le .{0,80} a ecrit\s*:|on .{0,80} wrote:)",
+)
+
+
+# --- Facts read from a message ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """The few things classification looks at, from a ParsedMessage or a stored row."""
+
+    from_address: str
+    subject: str
+    body: str
+    headers: dict[str, str]
+    is_delivery_report: bool
+    report_actions: tuple[str, ...]
+
+    def header(self, name: str) -> str:
+        return fold(str(self.headers.get(name) or ""))
+
+
+def _facts(
+    from_address: str | None,
+    subject: str | None,
+    body: str | None,
+    headers: dict | None,
+    is_delivery_report: bool,
+    reports: Iterable[DeliveryReport],
+) -> _Facts:
+    return _Facts(
+        from_address=(from_address or "").lower(),
+        subject=fold(subject),
+        body=body or "",
+        headers={str(k).lower(): v for k, v in (headers or {}).items()},
+        is_delivery_report=bool(is_delivery_report),
+        report_actions=tuple(fold(r.action) for r in reports),
+    )
+
+
+def _local_part(address: str) -> str:
+    return address.rpartition("@")[0] or address
+
+
+def _report_type(facts: _Facts) -> str:
+    content_type = facts.header("content-type")
+    match = re.search(r"report-type\s*=\s*\"?([\w-]+)", content_type)
+    if match:
+        return match.group(1)
+    if content_type.startswith("message/delivery-status"):
+        return "delivery-status"
+    return ""
+
+
+def _auto_submitted(facts: _Facts) -> bool:
+    """RFC 3834 and its cousins: a machine wrote this message."""
+    value = facts.header("auto-submitted")
+    if value and not value.startswith("no"):
+        return True
+    for name in ("x-autoreply", "x-autorespond"):
+        value = facts.header(name)
+        if value and value not in ("no", "false", "0"):
+            return True
+    if facts.header("precedence") == "auto_reply" or facts.header("x-precedence") == "auto_reply":
+        return True
+    # Exchange out of office: X-Auto-Response-Suppress alone is on much ordinary mail; an
+    # Exchange OOF also comes from the mailbox rules agent (and carries Auto-Submitted).
+    if facts.header("x-auto-response-suppress") and (
+        "mailbox rules agent" in facts.header("x-ms-exchange-generated-message-source")
+        or facts.header("x-ms-exchange-inbox-rules-loop")
+    ):
+        return True
+    return False
+
+
+def _bulk(facts: _Facts) -> bool:
+    """Newsletters and mailing lists."""
+    return bool(
+        facts.header("list-unsubscribe") or facts.header("list-id") or facts.header("list-post")
+    )
+
+
+def _bulk_precedence(facts: _Facts) -> bool:
+    return facts.header("precedence") in ("bulk", "list", "junk")
+
+
+def _own_text(body: str) -> str:
+    """The sender's own words, folded: the body above the quoted letter."""
+    own = []
+    for line in (body or "").splitlines():
+        line = fold(line)
+        if _QUOTE_START.match(line):
+            break
+        own.append(line)
+    return " ".join(line for line in own if line)
+
+
+def _delivery_kind(facts: _Facts) -> str | None:
+    """``bounce`` or ``other`` (a delay warning, a success notice) for delivery notices; None else."""
+    report_type = _report_type(facts)
+    daemon = any(_local_part(facts.from_address).startswith(d) for d in DAEMON_SENDERS)
+    null_sender = facts.header("return-path") == "<>"
+    bounce_subject = bool(_BOUNCE_SUBJECT.match(_strip_prefixes(facts.subject)))
+    delay_subject = bool(_DELAY_SUBJECT.match(facts.subject))
+    is_notice = (
+        report_type == "delivery-status"
+        or (facts.is_delivery_report and report_type in ("", "delivery-status"))
+        or bool(facts.header("x-failed-recipients"))
+        or daemon
+        or ((bounce_subject or delay_subject) and (null_sender or _auto_submitted(facts)))
+    )
+    if not is_notice:
+        return None
+    actions = set(facts.report_actions) - {""}
+    if "failed" in actions:
+        return "bounce"
+    if actions and actions <= {"delayed", "delivered", "relayed", "expanded"}:
+        return "other"
+    if facts.header("x-failed-recipients") or bounce_subject:
+        return "bounce"
+    if delay_subject or "warning" in facts.header("auto-submitted"):
+        return "other"
+    return "bounce"
+
+
+def _strip_prefixes(subject: str) -> str:
+    while True:
+        match = _REPLY_PREFIX.match(subject)
+        if not match:
+            return subject
+        subject = subject[match.end():].lstrip()
+
+
+def _automatic_kind(facts: _Facts, automatic: bool) -> str:
+    """auto_reply or acknowledgement for a message a machine wrote."""
+    own = _own_text(facts.body)
+    if _ACK_SUBJECT.search(facts.subject) or _ACK_BODY.search(own):
+        if not (_AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.search(own)):
+            return "acknowledgement"
+    if _AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.search(own) or automatic:
+        return "auto_reply"
+    return "other"
+
+
+def _incoming_kind(facts: _Facts) -> str:
+    report_type = _report_type(facts)
+    if report_type == "disposition-notification":
+        return "auto_reply"  # a read receipt: the letter was opened, not answered
+    if report_type == "feedback-report":
+        return "other"
+    delivery = _delivery_kind(facts)
+    if delivery:
+        return delivery
+    if _bulk(facts):
+        return "other"
+
+    subject = facts.subject
+    bare_subject = _strip_prefixes(subject)
+    own = _own_text(facts.body)
+    automatic = _auto_submitted(facts) or bool(_AUTOMATIC_BODY.search(own))
+    if automatic:
+        return _automatic_kind(facts, automatic=True)
+    if _AUTO_SUBJECT.search(subject) or _AUTO_SUBJECT_WORD.match(bare_subject):
+        return "auto_reply"
+    if _READ_RECEIPT_SUBJECT.match(subject):
+        return "auto_reply"
+    if _ACK_SUBJECT.search(bare_subject) and bare_subject == subject:
+        return "acknowledgement"  # "Accusé de réception : ..." is not someone's "RE :"
+    if _bulk_precedence(facts):
+        return _automatic_kind(facts, automatic=False)
+    if _ACK_BODY.search(own):
+        # "J'accuse réception de votre courrier" opens many real answers: only a short
+        # message that promises an answer later (or comes from nobody) is an acknowledgement.
+        no_reply = any(w in _local_part(facts.from_address) for w in NO_REPLY_SENDERS)
+        short = len(own) <= ACK_MAX_CHARS
+        if short and (_PROMISE_BODY.search(own) or no_reply):
+            return "acknowledgement"
+    return "reply"
+
+
+def _outgoing_kind(facts: _Facts) -> str:
+    """Our own automatic or bulk mail is not a letter."""
+    if (
+        _auto_submitted(facts)
+        or _bulk(facts)
+        or _bulk_precedence(facts)
+        or _report_type(facts) in ("disposition-notification", "delivery-status")
+        or _AUTO_SUBJECT.search(facts.subject)
+        or _READ_RECEIPT_SUBJECT.match(facts.subject)
+    ):
+        return "other"
+    return "letter"
+
+
+# --- Public API --------------------------------------------------------------------------------
 
 
 def is_coalition_address(address: str | None, config: Config) -> bool:
+    """True when ``address`` is one of the coalition's addresses or in one of its domains."""
     if not address:
         return False
     address = address.lower()
@@ -21,25 +378,82 @@ def is_coalition_address(address: str | None, config: Config) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in config.coalition_domains)
 
 
-def direction(msg: ParsedMessage, folder: str | None, config: Config) -> str:
-    """``outgoing`` when written by the coalition (or found in a Sent folder), else ``incoming``."""
-    if msg.from_ and is_coalition_address(msg.from_.address, config):
+def is_sent_folder(folder: str | None) -> bool:
+    """True for "Sent", "INBOX.Sent", "[Gmail]/Sent Mail", "Éléments envoyés", ... ."""
+    return bool(folder) and bool(_SENT_FOLDER.search(fold(folder)))
+
+
+def _direction(facts: _Facts, folders: Iterable[str], config: Config) -> str:
+    if any(_local_part(facts.from_address).startswith(d) for d in DAEMON_SENDERS):
+        return "incoming"  # our own mail server's bounces come from our domain
+    if is_coalition_address(facts.from_address, config):
         return "outgoing"
-    if folder and any(hint in folder.lower() for hint in SENT_FOLDER_HINTS):
+    if any(is_sent_folder(f) for f in folders):
         return "outgoing"
     return "incoming"
 
 
-def kind(msg: ParsedMessage, direction: str, config: Config) -> str:
-    """One of letter, reply, auto_reply, acknowledgement, bounce, other."""
-    if msg.is_delivery_report:
-        return "bounce"
-    if direction == "outgoing":
-        return "letter"
-    return "reply"
+def _classify(facts: _Facts, folders: Iterable[str], config: Config) -> tuple[str, str]:
+    found = _direction(facts, folders, config)
+    kind = _outgoing_kind(facts) if found == "outgoing" else _incoming_kind(facts)
+    return found, kind
+
+
+def direction(msg: ParsedMessage, folder: str | None, config: Config) -> str:
+    """``outgoing`` when written by the coalition (or found in a Sent folder), else ``incoming``."""
+    return classify(msg, folder, config)[0]
 
 
 def classify(msg: ParsedMessage, folder: str | None, config: Config) -> tuple[str, str]:
     """Return ``(direction, kind)`` for a message found in ``folder``."""
-    found = direction(msg, folder, config)
-    return found, kind(msg, found, config)
+    facts = _facts(
+        msg.from_.address if msg.from_ else None,
+        msg.subject,
+        msg.body_text,
+        msg.headers,
+        msg.is_delivery_report,
+        msg.delivery_reports,
+    )
+    return _classify(facts, [folder] if folder else [], config)
+
+
+def classify_row(row: dict, config: Config) -> tuple[str, str]:
+    """Return ``(direction, kind)`` for a stored ``messages`` row, so that ``tracker rethread``
+    re-derives kinds after a config change without re-importing. Reads ``from_address``,
+    ``subject``, ``body_text``, ``headers``, ``is_delivery_report``, ``delivery_reports`` and
+    ``folders`` (JSON columns as text or already decoded)."""
+    reports = [
+        DeliveryReport(**{k: v for k, v in r.items() if k in DeliveryReport.__dataclass_fields__})
+        for r in _json(row.get("delivery_reports"), [])
+        if isinstance(r, dict) and "recipient" in r
+    ]
+    facts = _facts(
+        row.get("from_address"),
+        row.get("subject"),
+        row.get("body_text"),
+        _json(row.get("headers"), {}),
+        bool(row.get("is_delivery_report")),
+        reports,
+    )
+    folders = [f for f in _json(row.get("folders"), []) if isinstance(f, str)]
+    return _classify(facts, folders, config)
+
+
+def _json(value, default):
+    if value is None or value == "":
+        return default
+    if isinstance(value, (str, bytes)):
+        return json.loads(value)
+    return value
+
+
+__all__ = [
+    "KINDS",
+    "HEADERS_READ",
+    "classify",
+    "classify_row",
+    "direction",
+    "fold",
+    "is_coalition_address",
+    "is_sent_folder",
+]

@@ -1,0 +1,339 @@
+"""Direction and kind of messages (tracker.classify) on real and French fixtures.
+
+Real bounces come from the shared corpora (flanker, mail-ruby); the French cases are .eml
+files in tests/fixtures/classify/, named ``<expected kind>-<what it shows>.eml``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from tracker.classify import HEADERS_READ, classify, classify_row, fold, is_sent_folder
+from tracker.config import Config
+from tracker.parse import parse_message
+from tracker.records import Address, DeliveryReport, ParsedMessage
+
+from .conftest import CORPORA, FIXTURES
+
+CLASSIFY = FIXTURES / "classify"
+CONFIG = Config(
+    path=Path("tracker.toml"),
+    database=Path("tracker.db"),
+    coalition_addresses=["coordination@collectif.example.org"],
+    coalition_domains=["collectif.example.org"],
+)
+
+
+def load(path: Path) -> ParsedMessage:
+    """Parse a fixture with tracker.parse. The first parse draft leaves ``headers`` empty;
+    until the rewrite fills them, read the headers classify needs with the stdlib."""
+    raw = path.read_bytes()
+    msg = parse_message(raw)
+    if not msg.headers:
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        for name in HEADERS_READ:
+            if parsed.get(name) is not None:
+                msg.headers[name] = str(parsed.get(name))
+    return msg
+
+
+def row_of(msg: ParsedMessage, folder: str) -> dict:
+    """A messages row as the store writes it (JSON columns as text)."""
+    return {
+        "from_address": msg.from_.address if msg.from_ else None,
+        "subject": msg.subject,
+        "body_text": msg.body_text,
+        "headers": json.dumps(msg.headers, ensure_ascii=False),
+        "delivery_reports": json.dumps([asdict(r) for r in msg.delivery_reports]),
+        "is_delivery_report": int(msg.is_delivery_report),
+        "folders": json.dumps([folder]),
+    }
+
+
+# --- French fixtures: the expected kind is the file name's prefix ---------------------------
+
+FRENCH = sorted(CLASSIFY.glob("*.eml"))
+PREFIXES = {
+    "letter": "letter",
+    "reply": "reply",
+    "auto-reply": "auto_reply",
+    "acknowledgement": "acknowledgement",
+    "bounce": "bounce",
+    "other": "other",
+}
+
+
+def expected_kind(path: Path) -> str:
+    for prefix, kind in sorted(PREFIXES.items(), key=lambda p: -len(p[0])):
+        if path.name.startswith(prefix + "-"):
+            return kind
+    raise AssertionError(f"{path.name}: name it <kind>-<what it shows>.eml")
+
+
+def folder_for(path: Path) -> str:
+    return "Éléments envoyés" if "sent-folder" in path.name else "INBOX"
+
+
+def test_there_are_french_fixtures_of_every_kind():
+    assert {expected_kind(p) for p in FRENCH} == set(PREFIXES.values())
+
+
+@pytest.mark.parametrize("path", FRENCH, ids=[p.stem for p in FRENCH])
+def test_french_fixture_kind(path):
+    msg = load(path)
+    direction, kind = classify(msg, folder_for(path), CONFIG)
+    assert kind == expected_kind(path)
+    outgoing = path.name.startswith(("letter-", "other-outgoing-"))
+    assert direction == ("outgoing" if outgoing else "incoming")
+
+
+@pytest.mark.parametrize("path", FRENCH, ids=[p.stem for p in FRENCH])
+def test_a_stored_row_classifies_like_the_message(path):
+    msg = load(path)
+    folder = folder_for(path)
+    assert classify_row(row_of(msg, folder), CONFIG) == classify(msg, folder, CONFIG)
+
+
+def test_a_config_change_reclassifies_a_stored_row():
+    # the coalition adds a member's personal address: her letters become outgoing letters
+    msg = load(CLASSIFY / "letter-from-personal-address-in-sent-folder.eml")
+    row = row_of(msg, "INBOX")
+    assert classify_row(row, CONFIG) == ("incoming", "reply")
+    changed = Config(
+        path=CONFIG.path,
+        database=CONFIG.database,
+        coalition_addresses=CONFIG.coalition_addresses + ["marie.dupont@gmail.com"],
+        coalition_domains=CONFIG.coalition_domains,
+    )
+    assert classify_row(row, changed) == ("outgoing", "letter")
+
+
+# --- real bounces and reports from the shared corpora ----------------------------------------
+
+FLANKER = "flanker-fixtures/tests/fixtures/messages/"
+RUBY = "mail-ruby-fixtures/spec/fixtures/emails/"
+REAL = [
+    # path, kind, why
+    (FLANKER + "bounce/mailbox-full.eml", "bounce", "AOL, multipart/report, Action: failed"),
+    (FLANKER + "bounce/zed.eml", "bounce", "Postfix 'Undelivered Mail Returned to Sender'"),
+    (FLANKER + "bounce/office365.eml", "bounce", "Office 365 'Undeliverable:' from postmaster"),
+    (FLANKER + "bounce/gmail-invalid-address.eml", "bounce", "text/plain, X-Failed-Recipients"),
+    (FLANKER + "bounce/gmail-no-dns.eml", "bounce", "text/plain, X-Failed-Recipients"),
+    (FLANKER + "bounce/broken-mime.eml", "bounce", "text/plain from postmaster"),
+    (FLANKER + "bounce/delayed.eml", "bounce", "'Returned mail: Cannot send message for 5 days'"),
+    (FLANKER + "bounce/delayed-broken.eml", "bounce", "a bare message/delivery-status, no From"),
+    (FLANKER + "bounce/no-mx.eml", "other", "'Delayed Mail (still being retried)': not a failure"),
+    (FLANKER + "disposition-notification.eml", "auto_reply", "a read receipt is not a reply"),
+    (FLANKER + "complaints/aol.eml", "other", "a feedback (spam complaint) report"),
+    (FLANKER + "complaints/yahoo.eml", "other", "a feedback report, report-type folded"),
+    (RUBY + "multipart_report_emails/multi_address_bounce1.eml", "bounce", "five failed"),
+    (RUBY + "multipart_report_emails/multi_address_bounce2.eml", "bounce", "five failed"),
+    (RUBY + "multipart_report_emails/multipart_report_multiple_status.eml", "bounce", "Postmaster"),
+    (RUBY + "multipart_report_emails/report_530.eml", "bounce", "'Returned mail', failed"),
+    (RUBY + "multipart_report_emails/report_422.eml", "other", "'Warning: could not send'"),
+    (
+        RUBY + "mime_emails/raw_email_with_mimepart_without_content_type.eml",
+        "other",
+        "a delay warning (warning-timeout)",
+    ),
+]
+
+
+@pytest.mark.parametrize("relative,kind,why", REAL, ids=[Path(r[0]).stem for r in REAL])
+def test_real_delivery_notices(corpora, relative, kind, why):
+    msg = load(corpora / relative)
+    assert classify(msg, "INBOX", CONFIG) == ("incoming", kind)
+
+
+def test_real_ordinary_mail_is_not_taken_for_automatic_mail(corpora):
+    # plain messages of the corpora, written by people, none of them to or from us
+    names = ["plain_emails/basic_email.eml", "plain_emails/raw_email_reply.eml"]
+    for name in names:
+        msg = load(corpora / RUBY / name)
+        assert classify(msg, "INBOX", CONFIG) == ("incoming", "reply"), name
+
+
+# --- the rules, one message at a time ----------------------------------------------------------
+
+
+def message(
+    subject: str = "RE : Votre courrier",
+    body: str = "Bonjour, voici notre réponse.",
+    sender: str = "agent@interieur.gouv.fr",
+    headers: dict | None = None,
+    reports: list[DeliveryReport] | None = None,
+    is_delivery_report: bool = False,
+) -> ParsedMessage:
+    return ParsedMessage(
+        message_id="m@x",
+        sha256="0",
+        size=1,
+        from_=Address(sender),
+        subject=subject,
+        body_text=body,
+        headers=headers or {},
+        delivery_reports=reports or [],
+        is_delivery_report=is_delivery_report,
+    )
+
+
+RULES = [
+    # name, message, kind
+    ("a plain reply", message(), "reply"),
+    ("Auto-Submitted: no is a person", message(headers={"auto-submitted": "no"}), "reply"),
+    ("Auto-Submitted: auto-replied", message(headers={"auto-submitted": "auto-replied"}), "auto_reply"),
+    ("Auto-Submitted: auto-generated", message(headers={"auto-submitted": "Auto-Generated"}), "auto_reply"),
+    ("X-Autorespond", message(headers={"x-autorespond": "yes"}), "auto_reply"),
+    ("X-Auto-Response-Suppress alone", message(headers={"x-auto-response-suppress": "All"}), "reply"),
+    (
+        "Exchange OOF: suppress + mailbox rules agent",
+        message(
+            headers={
+                "x-auto-response-suppress": "All",
+                "x-ms-exchange-generated-message-source": "Mailbox Rules Agent",
+            }
+        ),
+        "auto_reply",
+    ),
+    ("Out of Office AutoReply (Exchange 2003)", message("Out of Office AutoReply: Votre courrier"), "auto_reply"),
+    ("Abwesenheitsnotiz", message("Abwesenheitsnotiz: Votre courrier"), "auto_reply"),
+    ("Absent : as a subject word", message("Absent : RE: Votre courrier"), "auto_reply"),
+    ("[Absence] bracketed", message("[Absence] Votre courrier"), "auto_reply"),
+    ("Absence de ... is a subject, not a word", message("Absence de réponse"), "reply"),
+    ("an OOF subject in a reply's quoted subject", message("RE: Objet : réponse automatique"), "reply"),
+    ("AR : opening the subject", message("AR : votre courrier du 3 octobre"), "acknowledgement"),
+    ("RE: Accusé de réception is a person", message("RE : Accusé de réception de votre demande"), "reply"),
+    (
+        "an automatic RE: Accusé de réception",
+        message("RE : Accusé de réception", headers={"auto-submitted": "auto-generated"}),
+        "acknowledgement",
+    ),
+    (
+        "an acknowledgement from a no-reply sender",
+        message("Votre demande", "Nous avons bien reçu votre demande.", "noreply@sve.gouv.fr"),
+        "acknowledgement",
+    ),
+    (
+        "acknowledgement phrasing, long and substantive",
+        message(body="Nous avons bien reçu votre courrier. " + "Voici notre position détaillée. " * 40),
+        "reply",
+    ),
+    (
+        "an Exchange OOF with Precedence: bulk added by a transport rule",
+        message("RE : Votre courrier", "Je suis absent jusqu'au 4 novembre.", headers={"precedence": "bulk"}),
+        "auto_reply",
+    ),
+    ("Precedence: junk", message("Offre spéciale", "Promotions", headers={"precedence": "junk"}), "other"),
+    ("Precedence: list", message(headers={"precedence": "list"}), "other"),
+    ("List-Id", message(headers={"list-id": "<info.interieur.gouv.fr>"}), "other"),
+    (
+        "DSN actions: one failed among delayed",
+        message(
+            "Delivery Status Notification",
+            headers={"content-type": "multipart/report; report-type=delivery-status"},
+            reports=[DeliveryReport("a@x", "delayed"), DeliveryReport("b@x", "failed")],
+            is_delivery_report=True,
+        ),
+        "bounce",
+    ),
+    (
+        "DSN actions: all delayed",
+        message(
+            "Delivery Status Notification",
+            headers={"content-type": "multipart/report; report-type=delivery-status"},
+            reports=[DeliveryReport("a@x", "delayed")],
+            is_delivery_report=True,
+        ),
+        "other",
+    ),
+    (
+        "DSN actions: delivered (a success notice)",
+        message(
+            "Remis : Votre courrier",
+            sender="postmaster@interieur.gouv.fr",
+            reports=[DeliveryReport("a@x", "delivered")],
+            is_delivery_report=True,
+        ),
+        "other",
+    ),
+    (
+        "Delivery Status Notification (Failure) with a null sender",
+        message("Delivery Status Notification (Failure)", sender="robot@x.org", headers={"return-path": "<>"}),
+        "bounce",
+    ),
+    ("a postmaster is a mail system", message("Votre message", sender="postmaster@x.gouv.fr"), "bounce"),
+    ("Non remis subject, but nothing automatic", message("Non remis : le dossier"), "reply"),
+]
+
+
+@pytest.mark.parametrize("name,msg,kind", RULES, ids=[r[0] for r in RULES])
+def test_rule(name, msg, kind):
+    assert classify(msg, "INBOX", CONFIG) == ("incoming", kind)
+
+
+OUTGOING = [
+    ("a letter", message("Demande de rendez-vous", sender="coordination@collectif.example.org"), "letter"),
+    (
+        "from a sub-domain of the coalition",
+        message("Demande", sender="marie@paris.collectif.example.org"),
+        "letter",
+    ),
+    (
+        "our out-of-office",
+        message("Réponse automatique : Votre courrier", sender="coordination@collectif.example.org"),
+        "other",
+    ),
+    (
+        "our mailing",
+        message("Nouvelles", sender="infos@collectif.example.org", headers={"precedence": "bulk"}),
+        "other",
+    ),
+    (
+        "our read receipt",
+        message("Lu : Votre courrier", sender="coordination@collectif.example.org"),
+        "other",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,msg,kind", OUTGOING, ids=[r[0] for r in OUTGOING])
+def test_outgoing(name, msg, kind):
+    assert classify(msg, "INBOX", CONFIG) == ("outgoing", kind)
+
+
+def test_a_message_without_sender_is_incoming():
+    msg = message()
+    msg.from_ = None
+    assert classify(msg, None, CONFIG) == ("incoming", "reply")
+
+
+SENT_FOLDERS = [
+    ("Sent", True),
+    ("INBOX.Sent", True),
+    ("[Gmail]/Sent Mail", True),
+    ("Sent Items", True),
+    ("Éléments envoyés", True),
+    ("Messages envoyés", True),
+    ("INBOX/Gesendete Objekte", True),
+    ("Gesendet", True),
+    ("INBOX", False),
+    ("Presentations", False),
+    ("Consent forms", False),
+    ("Archives/2025", False),
+    ("", False),
+]
+
+
+@pytest.mark.parametrize("folder,sent", SENT_FOLDERS)
+def test_sent_folders(folder, sent):
+    assert is_sent_folder(folder) is sent
+
+
+def test_fold_ignores_case_accents_apostrophes_and_spaces():
+    assert fold("  Accusé  de RÉCEPTION\u202f: l\u2019État ") == "accuse de reception : l'etat"

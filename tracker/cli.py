@@ -140,5 +140,167 @@ def import_(obj: Context, paths: tuple[Path, ...], quiet: bool, workers: int | N
         )
 
 
+@cli.group(name="report")
+def report_group() -> None:
+    """Reports on the letters: which are overdue, and how responsive each correspondent is.
+
+    \b
+    Examples:
+      tracker report unanswered --as-of 2026-12-01
+      tracker report responsiveness --format csv > reactivite.csv
+    """
+
+
+def _report_options(command):
+    command = click.option(
+        "--format", "fmt", type=click.Choice(["text", "csv", "json", "html"]), default="text",
+        show_default=True, help="Output format.",
+    )(command)
+    return click.option(
+        "--as-of", "as_of", metavar="DATE",
+        help="Report on that day as it was (YYYY-MM-DD, the end of the day in your time zone); default now.",
+    )(command)
+
+
+def _report_input(obj: Context, as_of: str | None):
+    from . import report
+
+    try:
+        when = report.parse_as_of(as_of, obj.config)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    return obj.db(create=False), when
+
+
+@report_group.command(name="unanswered")
+@_report_options
+@click.pass_obj
+def report_unanswered(obj: Context, as_of: str | None, fmt: str) -> None:
+    """Overdue letters (no reply, due date passed), the longest-waiting first, with days
+    waiting and due date; bounced letters in their own section.
+
+    \b
+    Examples:
+      tracker report unanswered
+      tracker report unanswered --as-of 2026-11-04 --format json
+    """
+    from . import report
+
+    db, when = _report_input(obj, as_of)
+    click.echo(report.render_unanswered(report.unanswered(db, obj.config, when), obj.config, fmt), nl=False)
+
+
+@report_group.command(name="responsiveness")
+@_report_options
+@click.pass_obj
+def report_responsiveness(obj: Context, as_of: str | None, fmt: str) -> None:
+    """Per correspondent: letters, replied, reply rate (95% Wilson interval), median and
+    90th-percentile days to the first reply, overdue now. Under 5 letters: too few to say.
+
+    \b
+    Examples:
+      tracker report responsiveness
+      tracker report responsiveness --as-of 2026-06-30 --format html > reactivite.html
+    """
+    from . import report
+
+    db, when = _report_input(obj, as_of)
+    rows = report.responsiveness(db, obj.config, when)
+    click.echo(report.render_responsiveness(rows, obj.config, when, fmt), nl=False)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print the email and send nothing.")
+@click.option("--to", "to", multiple=True, metavar="ADDR",
+              help="Send to ADDR instead of digest.to (repeatable); such a copy is not recorded.")
+@click.option("--force", is_flag=True, help="Send even if this week's digest went out or it is before digest.weekday.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.pass_obj
+def digest(obj: Context, dry_run: bool, to: tuple[str, ...], force: bool, quiet: bool) -> None:
+    """The weekly email: overdue letters, what falls due soon, this week's replies, letters
+    and bounces. Sent at most once per ISO week, on or after digest.weekday: run it daily
+    from cron. An SMTP failure exits 1 and the next run tries again.
+
+    \b
+    Examples:
+      tracker digest --dry-run
+      tracker digest --quiet            # cron, every morning
+      tracker digest --to me@example.org --force
+    """
+    from . import digest as digest_module
+    from . import lock
+
+    try:
+        with lock.run_lock(obj.config.database, "digest"):
+            outcome = digest_module.run(
+                obj.db(create=False), obj.config, dry_run=dry_run, to=list(to) or None, force=force
+            )
+    except lock.Locked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except digest_module.DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    if outcome.action == "dry_run":
+        click.echo(digest_module.preview(outcome.message))
+    elif not (quiet or obj.quiet):
+        click.echo(outcome.detail)
+
+
+@cli.command()
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.option("--workers", type=int, default=None, help="Parser processes (default: one per core).")
+@click.pass_obj
+def sync(obj: Context, quiet: bool, workers: int | None) -> None:
+    """Pull new mail over IMAP ([mailbox] in the config), store it and update threads.
+
+    Read-only on the server. Safe to interrupt: the next run resumes from the
+    last stored batch. Exit 0 on success, 1 with one line on stderr on failure,
+    75 when another run is in progress (nothing touched).
+
+    \b
+    Examples:
+      tracker sync
+      */15 * * * *  cd /srv/tracker && tracker sync --quiet    # crontab
+    """
+    from . import lock, threading
+    from .sources import imap
+
+    quiet = quiet or obj.quiet
+    progress = Progress(not quiet)
+    try:
+        with lock.run_lock(obj.config.database, "sync"):
+            db = obj.db()
+            try:
+                summary = imap.sync(db, obj.config, progress=progress, workers=workers)
+            finally:
+                progress.done()
+            threading.rethread(db, obj.config, summary.new_message_ids)
+    except lock.Locked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except (imap.SyncError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if not quiet:
+        for folder in summary.folders:
+            click.echo(f"{folder.folder}: {folder.new} new, {folder.known} already known, "
+                       f"{folder.quarantined} quarantined" + (" (UIDVALIDITY changed: rescanned)"
+                                                             if folder.rescanned else ""))
+
+
+@cli.command()
+@click.pass_obj
+def status(obj: Context) -> None:
+    """Per IMAP folder: the last successful sync, what it brought, the last error.
+    A folder without a successful sync for two days is flagged STALE.
+
+    \b
+    Example:
+      tracker status
+    """
+    from . import syncstate
+
+    click.echo(syncstate.render(syncstate.folder_states(obj.db(create=False))))
+
+
 def main() -> None:
     cli()

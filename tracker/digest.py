@@ -1,0 +1,276 @@
+"""The weekly digest: one email that says what is overdue, what falls due soon, and
+what came and went this week. Rendered with Jinja2 from ``templates/email/`` (HTML
+with inline styles, and a plain-text twin) and sent over SMTP.
+
+Decisions:
+
+- Once per ISO week (of the user's time zone): a run sends when today is on or after
+  ``digest.weekday`` and the ``digests`` table has no row for this week. The row (with
+  the Message-ID) is written only after the SMTP server accepted the message, so a
+  failed send is retried by the next run.
+- ``--to`` sends a copy to someone else: the weekly check still applies (``--force``
+  skips it), and the copy is not recorded, so the bureau still gets the week's digest.
+- "This week" is the seven days before the run (a Monday digest covers the week just
+  ended), not the ISO week that has just begun.
+- Only subjects, dates, correspondents and addresses go into the email, never bodies.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+import sqlite_utils
+
+from . import i18n, report
+from .config import WEEKDAYS, Config, ConfigError
+
+STALE_AFTER = timedelta(days=2)
+
+
+class DigestError(Exception):
+    """The digest could not be sent; the message is one line that says what to check."""
+
+
+# --- what goes in it -----------------------------------------------------------------------
+
+
+def iso_week(moment: datetime) -> str:
+    """"2026-W48": the ISO week of ``moment`` (already in the user's time zone)."""
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def stale_folders(db: sqlite_utils.Database, now: datetime) -> list[dict[str, Any]]:
+    """Synced folders whose last successful sync is older than two days (or never
+    happened): ``[{folder, last_success_at}]``. Empty when tracker never synced over IMAP
+    (an import-only setup has no ``sync_state`` rows)."""
+    if not db["sync_state"].exists():
+        return []
+    stale = []
+    for folder, last_success_at in db.execute(
+        "select folder, last_success_at from sync_state order by folder"
+    ).fetchall():
+        moment = report._parse_stored(last_success_at)
+        if moment is None or now - moment > STALE_AFTER:
+            stale.append({"folder": folder, "last_success_at": moment})
+    return stale
+
+
+def _link(config: Config, thread_id: str) -> str:
+    from urllib.parse import quote
+
+    return f"{config.digest.base_url}/tracker/threads/{quote(thread_id, safe='')}"
+
+
+def _thread_row(thread: report.Thread, config: Config) -> dict[str, Any]:
+    language, tz = config.language, config.tz
+    return {
+        "id": thread.id,
+        "correspondent": thread.correspondent,
+        "recipients": ", ".join(thread.recipients),
+        "subject": thread.subject,
+        "status": i18n.t(f"status.{thread.status}", language),
+        "days_waiting": thread.days_waiting,
+        "sent": i18n.format_date(thread.state.first_unanswered_at or thread.state.opened_at, language, tz),
+        "due": i18n.format_date(thread.state.due_at, language, tz),
+        "url": _link(config, thread.id),
+    }
+
+
+def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None) -> dict[str, Any]:
+    """The digest's content at ``now`` (default: now): the template context, documented by
+    its keys: ``overdue``, ``due_soon``, ``replies``, ``sent``, ``bounced`` (lists of rows with
+    correspondent, recipients, subject, dates and url), ``stale`` (folders), ``subject``."""
+    now = (now or datetime.now(timezone.utc)).astimezone(config.tz)
+    language, tz = config.language, config.tz
+    threads = report.thread_states(db, config, now)
+    week_start = now - timedelta(days=7)
+    soon = now + timedelta(days=config.digest.due_soon_days)
+
+    overdue = sorted((t for t in threads if t.overdue), key=lambda t: (t.state.first_unanswered_at, t.id))
+    due_soon = sorted(
+        (t for t in threads if t.status in ("awaiting_reply", "acknowledged") and not t.overdue
+         and t.state.due_at is not None and t.state.due_at <= soon),
+        key=lambda t: (t.state.due_at, t.id),
+    )
+    replies, sent = [], []
+    for thread in threads:
+        for message in thread.messages:
+            moment = datetime.fromisoformat(message["date"])
+            if moment <= week_start:
+                continue
+            row = dict(_thread_row(thread, config), date=i18n.format_date(moment, language, tz))
+            if message["kind"] == "reply" and message["direction"] == "incoming":
+                replies.append((moment, row))
+            elif message["kind"] == "letter":
+                sent.append((moment, row))
+    bounced = [t for t in threads if t.status == "bounced"]
+    stale = [
+        {"folder": s["folder"], "date": i18n.format_date(s["last_success_at"], language, tz)}
+        for s in stale_folders(db, now)
+    ]
+    subject = ", ".join(
+        [
+            i18n.plural("digest.subject.overdue", len(overdue), language),
+            i18n.plural("digest.subject.replies", len(replies), language),
+        ]
+    )
+    return {
+        "lang": language,
+        "subject": subject,
+        "coalition": config.coalition_name,
+        "week": iso_week(now),
+        "today": i18n.format_date(now, language),
+        "due_soon_days": config.digest.due_soon_days,
+        "overdue": [_thread_row(t, config) for t in overdue],
+        "due_soon": [_thread_row(t, config) for t in due_soon],
+        "replies": [row for _, row in sorted(replies, key=lambda pair: pair[0])],
+        "sent": [row for _, row in sorted(sent, key=lambda pair: pair[0])],
+        "bounced": [_thread_row(t, config) for t in bounced],
+        "stale": stale,
+        "stale_never": [s["folder"] for s in stale if not s["date"]],
+        "stale_dated": [s for s in stale if s["date"]],
+    }
+
+
+def render(context: dict[str, Any], config: Config) -> tuple[str, str]:
+    """(HTML, text) of the digest from ``templates/email/digest.html`` and ``digest.txt``."""
+    language = config.language
+    env = report.environment()
+    helpers = {"t": lambda key, **kw: i18n.t(key, language, **kw)}
+    html = env.get_template("email/digest.html").render(**context, **helpers)
+    text = env.get_template("email/digest.txt").render(**context, **helpers)
+    return html, text
+
+
+def compose(
+    context: dict[str, Any], config: Config, recipients: list[str], now: datetime | None = None
+) -> EmailMessage:
+    """The email: multipart/alternative (text, then HTML), with a fresh Message-ID."""
+    html, text = render(context, config)
+    sender = config.digest.from_
+    message = EmailMessage()
+    message["Subject"] = context["subject"]
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(now or datetime.now(timezone.utc))
+    message["Message-ID"] = make_msgid("digest", domain=sender.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"
+    message["Content-Language"] = config.language
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message
+
+
+def preview(message: EmailMessage) -> str:
+    """The email as a person reads it (``--dry-run``): its headers, then each part decoded."""
+    lines = [f"{name}: {value}" for name, value in message.items()]
+    for part in message.iter_parts():
+        lines += ["", f"----- {part.get_content_type()} -----", part.get_content().rstrip("\n")]
+    return "\n".join(lines)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def send(message: EmailMessage, config: Config) -> None:
+    """Hand ``message`` to the configured SMTP server; raise ``DigestError`` (one line) when
+    it cannot."""
+    smtp = config.smtp
+    if smtp is None:
+        raise DigestError(f"{config.path}: no [smtp] section; add one to send the digest (or use --dry-run)")
+    context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.security != "none" else None
+    where = f"SMTP server {smtp.host}:{smtp.port}"
+    try:
+        password = smtp.password()
+        if smtp.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        with client:
+            if smtp.security == "starttls":
+                client.starttls(context=context)
+            if smtp.username and password is not None:
+                client.login(smtp.username, password)
+            refused = client.send_message(message)
+        if refused:
+            raise DigestError(f"{where} refused {', '.join(sorted(refused))}; check digest.to")
+    except ConfigError as exc:
+        raise DigestError(str(exc)) from None
+    except smtplib.SMTPAuthenticationError:
+        raise DigestError(f"{where} rejected the login of {smtp.username}; check the password") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise DigestError(f"{where} does not support {exc}; check smtp.security") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DigestError(f"{where} refused every recipient ({', '.join(exc.recipients)}); check digest.to") from None
+    except smtplib.SMTPResponseException as exc:
+        detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        raise DigestError(f"{where} answered {exc.smtp_code} {detail.splitlines()[0] if detail else ''}".rstrip()) from None
+    except ssl.SSLError as exc:
+        raise DigestError(f"{where}: TLS failed ({exc.reason or exc}); check smtp.security and smtp.ca_file") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            reason = "timed out"
+        raise DigestError(f"cannot send the digest through {where}: {reason}; check smtp.host, smtp.port and the network") from None
+
+
+@dataclass
+class Outcome:
+    """What ``run`` did: ``sent``, ``dry_run``, ``already_sent`` or ``not_yet``."""
+
+    action: str
+    iso_week: str
+    message: EmailMessage | None = None
+    detail: str = ""
+
+
+def run(
+    db: sqlite_utils.Database,
+    config: Config,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    to: list[str] | None = None,
+    force: bool = False,
+) -> Outcome:
+    """Send this week's digest if it is due (see the module docstring); ``dry_run`` builds it
+    and sends nothing. Raises ``DigestError`` when it cannot be sent (nothing is recorded)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(config.tz)
+    week = iso_week(now)
+    recipients = list(to) if to else list(config.digest.to)
+    if not recipients:
+        raise DigestError(f"{config.path}: digest.to is empty; list who gets the digest, or pass --to ADDR")
+    if not config.digest.from_:
+        raise DigestError(f"{config.path}: digest.from is empty; set the digest's sender address")
+    if not (force or dry_run):
+        already = db.execute("select sent_at, message_id from digests where iso_week = ?", [week]).fetchone()
+        if already is not None:
+            return Outcome("already_sent", week, detail=f"{week}: already sent on {already[0]} ({already[1]})")
+        if now.weekday() < WEEKDAYS.index(config.digest.weekday):
+            return Outcome("not_yet", week, detail=f"{week}: the digest goes out from {config.digest.weekday}")
+    message = compose(build(db, config, now), config, recipients, now)
+    if dry_run:
+        return Outcome("dry_run", week, message)
+    send(message, config)
+    if not to:
+        with db.conn:
+            db.conn.execute(
+                "insert or replace into digests (iso_week, sent_at, message_id, recipients, subject) "
+                "values (?, ?, ?, ?, ?)",
+                [
+                    week,
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    message["Message-ID"].strip("<>"),
+                    ", ".join(recipients),
+                    str(message["Subject"]),
+                ],
+            )
+    return Outcome("sent", week, message, detail=f"{week}: sent to {', '.join(recipients)}")

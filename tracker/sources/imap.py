@@ -1,0 +1,411 @@
+"""IMAP sync with imapclient: new mail from INBOX and Sent, read-only, incremental, crash-safe.
+
+For each folder ``sync_state`` keeps the UIDVALIDITY and the last UID stored.
+A run selects the folder read-only, asks for the UIDs above that one, and
+fetches them in batches: sizes first (a message over ``max_message_size`` goes
+to quarantine with its size, unfetched), then ``BODY.PEEK[]`` (never sets
+\\Seen), INTERNALDATE and FLAGS. Each batch is stored in one transaction whose
+last statement moves the folder's checkpoint, so a run killed at any point
+resumes where the last committed batch ended: nothing lost, nothing twice.
+
+A new UIDVALIDITY means the server renumbered the folder: it is fetched again
+and the store's de-duplication (by Message-ID and sha256) keeps one copy of
+each message. Messages deleted on the server stay in the database.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import socket
+import ssl
+import subprocess
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import sqlite_utils
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from .. import store, syncstate
+from ..config import Config, Mailbox
+from ..ingest import Ingester
+from ..store import RawItem, WriteSummary
+from ..syncstate import stale_folders  # noqa: F401  (public: the digest reads it from here too)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "imap"
+SENT = b"\\Sent"
+ALL = b"\\All"
+# names tried when the server flags no folder \Sent (older servers without SPECIAL-USE)
+SENT_NAMES = (
+    "Sent", "Sent Items", "Sent Messages", "INBOX/Sent", "INBOX.Sent",
+    "Éléments envoyés", "Messages envoyés", "Envoyés",
+)
+FETCH_BODY = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]
+
+
+class SyncError(Exception):
+    """A sync failure a user can act on: one line saying what happened and what to check."""
+
+
+@dataclass
+class FolderResult:
+    """What one folder's sync did."""
+
+    folder: str
+    uidvalidity: int
+    last_uid: int
+    new: int = 0
+    known: int = 0
+    quarantined: int = 0
+    rescanned: bool = False
+    highestmodseq: int | None = None
+
+
+@dataclass
+class SyncSummary(WriteSummary):
+    """A whole run: the store's counters plus one result per folder."""
+
+    folders: list[FolderResult] = field(default_factory=list)
+
+
+# -- connecting ----------------------------------------------------------------------------
+
+def ssl_context(mailbox: Mailbox) -> ssl.SSLContext:
+    """Certificate and host name verified; ``ca_file`` replaces the system CAs when set."""
+    context = ssl.create_default_context(cafile=mailbox.ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def oauth2_token(mailbox: Mailbox) -> str:
+    """Run ``oauth2_token_command`` and return the access token it prints."""
+    command = mailbox.oauth2_token_command or ""
+    try:
+        # the command comes from the user's own config file, like mbsync's PassCmd
+        done = subprocess.run(
+            command, shell=True, capture_output=True, text=True, timeout=mailbox.timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise SyncError(
+            f"mailbox.oauth2_token_command did not finish within {mailbox.timeout:g} s; "
+            f"run it by hand to check it"
+        ) from None
+    token = done.stdout.strip()
+    if done.returncode != 0 or not token:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        raise SyncError(
+            f"mailbox.oauth2_token_command failed (exit {done.returncode}: {reason}); "
+            f"run it by hand: it must print a fresh access token"
+        )
+    return token.splitlines()[0].strip()
+
+
+def login(client: IMAPClient, mailbox: Mailbox) -> None:
+    """Log in with XOAUTH2 when a token command is configured, else with the password."""
+    if mailbox.oauth2_token_command:
+        client.oauth2_login(mailbox.username, oauth2_token(mailbox))
+    else:
+        client.login(mailbox.username, mailbox.password())
+
+
+def connect(mailbox: Mailbox, client_class: type[IMAPClient] = IMAPClient) -> IMAPClient:
+    """An authenticated connection; raises SyncError with what to check."""
+    try:
+        if mailbox.security == "ssl":
+            client = client_class(
+                mailbox.host, mailbox.port, ssl=True, ssl_context=ssl_context(mailbox),
+                timeout=mailbox.timeout,
+            )
+        else:
+            client = client_class(mailbox.host, mailbox.port, ssl=False, timeout=mailbox.timeout)
+            if mailbox.security == "starttls":
+                if not client.has_capability("STARTTLS"):
+                    client.shutdown()
+                    raise SyncError(
+                        f"{mailbox.host}:{mailbox.port} does not offer STARTTLS; "
+                        f'check mailbox.port or use security = "ssl" (usually port 993)'
+                    )
+                client.starttls(ssl_context(mailbox))
+        client.normalise_times = False  # keep INTERNALDATE's offset
+    except SyncError:
+        raise
+    except Exception as exc:
+        raise explain(exc, mailbox, "connecting") from None
+    try:
+        login(client, mailbox)
+    except SyncError:
+        _close(client)
+        raise
+    except Exception as exc:
+        _close(client)
+        raise explain(exc, mailbox, "logging in") from None
+    return client
+
+
+def _close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be dead; nothing to save
+        try:
+            client.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def explain(exc: BaseException, mailbox: Mailbox, doing: str) -> SyncError:
+    """Turn a network, TLS or IMAP exception into one line saying what to check."""
+    where = f"{mailbox.host}:{mailbox.port}"
+    resume = "the next run resumes from the last checkpoint"
+    if isinstance(exc, SyncError):
+        return exc
+    if isinstance(exc, LoginError):
+        secret = (
+            "the token printed by mailbox.oauth2_token_command"
+            if mailbox.oauth2_token_command
+            else f"the password in ${mailbox.password_env}" if mailbox.password_env
+            else f"the password in {mailbox.password_file}"
+        )
+        return SyncError(
+            f"{where} refused the login of {mailbox.username!r}: check mailbox.username and "
+            f"{secret}"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        hint = (
+            f"check that mailbox.ca_file ({mailbox.ca_file}) is the CA that signed the "
+            f"server's certificate"
+            if mailbox.ca_file
+            else "if the server uses a private CA or a self-signed certificate, set mailbox.ca_file "
+            "to its CA certificate (PEM)"
+        )
+        return SyncError(
+            f"the TLS certificate of {where} could not be verified "
+            f"({exc.verify_message or exc.reason}); {hint}"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return SyncError(
+            f"TLS with {where} failed ({exc.reason or exc}); check mailbox.security "
+            f'("ssl" for port 993, "starttls" for port 143) and mailbox.port'
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return SyncError(
+            f"cannot connect to {where}: connection refused; check mailbox.host and mailbox.port "
+            f"and that the IMAP server is running"
+        )
+    if isinstance(exc, socket.gaierror):
+        return SyncError(f"cannot find the IMAP server {mailbox.host!r} ({exc.strerror}); "
+                         f"check mailbox.host and the network")
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return SyncError(
+            f"{where} did not answer within {mailbox.timeout:g} s while {doing}; check the network "
+            f"and the server, or raise mailbox.timeout; {resume}"
+        )
+    if isinstance(exc, (IMAPClient.AbortError, imaplib.IMAP4.abort, ConnectionError, EOFError)):
+        return SyncError(
+            f"the connection to {where} was lost while {doing} ({exc}); check the server; {resume}"
+        )
+    if isinstance(exc, OSError):
+        return SyncError(
+            f"network error with {where} while {doing} ({exc.strerror or exc}); check the network; "
+            f"{resume}"
+        )
+    if isinstance(exc, (IMAPClientError, imaplib.IMAP4.error)):
+        return SyncError(f"{where} answered with an error while {doing}: {exc}; {resume}")
+    raise exc
+
+
+# -- folders -------------------------------------------------------------------------------
+
+def choose_folders(client: IMAPClient, mailbox: Mailbox) -> list[str]:
+    """The configured folders, or INBOX plus the folder the server flags \\Sent (RFC 6154).
+
+    Gmail's "All Mail" (flagged \\All) is never chosen by default: it holds every
+    message a second time.
+    """
+    use_xlist = client.has_capability("XLIST") and not client.has_capability("SPECIAL-USE")
+    listing = client.xlist_folders() if use_xlist else client.list_folders()
+    names = {name for _flags, _sep, name in listing}
+    if mailbox.folders:
+        missing = [name for name in mailbox.folders if name not in names]
+        if missing:
+            raise SyncError(
+                f"mailbox.folders: {', '.join(repr(m) for m in missing)} not found on "
+                f"{mailbox.host}; it has: {', '.join(sorted(names))}"
+            )
+        return list(mailbox.folders)
+    folders = ["INBOX"]
+    sent = [name for flags, _sep, name in listing if SENT in flags and ALL not in flags]
+    if not sent:
+        by_lower = {name.lower(): name for name in names}
+        sent = [by_lower[n.lower()] for n in SENT_NAMES if n.lower() in by_lower]
+    if sent:
+        folders.append(sent[0])
+    else:
+        log.warning("no Sent folder found on %s: set mailbox.folders", mailbox.host)
+    return folders
+
+
+# -- fetching ------------------------------------------------------------------------------
+
+def uid_of(item: RawItem) -> int:
+    """The UID in an IMAP location key ``"UIDVALIDITY:UID"``."""
+    return int(item.key.rsplit(":", 1)[1])
+
+
+def _chunks(values: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def fetch_items(
+    client: IMAPClient,
+    folder: str,
+    uidvalidity: int,
+    uids: list[int],
+    mailbox: Mailbox,
+    batch_bytes: int,
+) -> Iterator[RawItem]:
+    """RawItems for ``uids`` (ascending), in UID order, a batch of sizes then bodies at a time.
+
+    UID order matters: a checkpoint is the highest UID of a stored batch.
+    Explicit UID lists only: imapclient 4.1 cannot fetch "N:*".
+    """
+    for chunk in _chunks(uids, max(1, mailbox.batch_size)):
+        sizes = client.fetch(chunk, ["RFC822.SIZE"])
+        items: dict[int, RawItem] = {}
+        wanted: list[list[int]] = [[]]
+        wanted_bytes = 0
+        for uid in chunk:
+            data = sizes.get(uid)
+            if data is None:  # expunged since the search: nothing to keep
+                continue
+            size = data.get(b"RFC822.SIZE", 0)
+            key = f"{uidvalidity}:{uid}"
+            if size > mailbox.max_message_size:
+                items[uid] = RawItem(
+                    SOURCE, folder, key, None, size=size,
+                    problem=f"too large: {size} bytes, over mailbox.max_message_size "
+                    f"({mailbox.max_message_size}); not fetched",
+                )
+                continue
+            items[uid] = RawItem(SOURCE, folder, key, None, size=size)
+            # several fetches when the bodies together would exceed the batch's memory budget
+            if wanted[-1] and wanted_bytes + size > batch_bytes:
+                wanted.append([])
+                wanted_bytes = 0
+            wanted[-1].append(uid)
+            wanted_bytes += size
+        for group in wanted:
+            if not group:
+                continue
+            bodies = client.fetch(group, FETCH_BODY)
+            for uid in group:
+                data = bodies.get(uid)
+                if data is None or b"BODY[]" not in data:
+                    items.pop(uid, None)  # expunged between the two fetches
+                    continue
+                items[uid].raw = data[b"BODY[]"]
+                items[uid].arrived_at = data.get(b"INTERNALDATE")
+        for uid in chunk:
+            if uid in items:
+                yield items[uid]
+
+
+def sync_folder(
+    client: IMAPClient,
+    db: sqlite_utils.Database,
+    ingester: Ingester,
+    folder: str,
+    mailbox: Mailbox,
+    progress: Callable[[WriteSummary], None] | None = None,
+) -> tuple[FolderResult, WriteSummary]:
+    """Bring one folder up to date; every batch commits with its checkpoint."""
+    state = syncstate.get(db, folder)
+    info = client.select_folder(folder, readonly=True)
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    uidnext = info.get(b"UIDNEXT")
+    modseq = info.get(b"HIGHESTMODSEQ")
+    rescan = state.uidvalidity is not None and state.uidvalidity != uidvalidity
+    last_uid = 0 if rescan or state.uidvalidity is None else state.last_uid
+    result = FolderResult(folder, uidvalidity, last_uid, rescanned=rescan, highestmodseq=modseq)
+    if rescan:
+        log.warning("%s: UIDVALIDITY changed (%s -> %s): fetching it again",
+                    folder, state.uidvalidity, uidvalidity)
+
+    nothing_new = not rescan and (
+        (uidnext is not None and int(uidnext) <= last_uid + 1)
+        # without UIDNEXT, an unchanged HIGHESTMODSEQ (CONDSTORE) says the same
+        or (uidnext is None and modseq is not None and modseq == state.highestmodseq)
+    )
+    summary = WriteSummary()
+    if not nothing_new:
+        # "N:*" always matches the highest UID, even below N: filter
+        uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+        if uids:
+            known = store.known_locations(db, SOURCE, folder)
+            todo = [u for u in uids if f"{uidvalidity}:{u}" not in known]
+
+            def checkpoint(batch: list[RawItem]) -> None:
+                syncstate.checkpoint(db, folder, uidvalidity, max(uid_of(i) for i in batch))
+
+            items = fetch_items(client, folder, uidvalidity, todo, mailbox, ingester.batch_bytes)
+            summary = ingester.run(items, checkpoint=checkpoint, progress=progress)
+            result.last_uid = max(result.last_uid, uids[-1])
+    if uidnext is not None:
+        # UIDs below the SELECT's UIDNEXT that the search did not return were expunged
+        result.last_uid = max(result.last_uid, int(uidnext) - 1)
+    result.new, result.known, result.quarantined = summary.new, summary.known, summary.quarantined
+    syncstate.succeeded(db, folder, uidvalidity, result.last_uid, modseq, summary.new)
+    return result, summary
+
+
+def sync(
+    db: sqlite_utils.Database,
+    config: Config,
+    *,
+    progress: Callable[[WriteSummary], None] | None = None,
+    client_class: type[IMAPClient] = IMAPClient,
+    workers: int | None = None,
+) -> SyncSummary:
+    """Pull what is new in every folder; raises SyncError (recorded in sync_state) on failure.
+
+    The caller re-threads ``summary.new_message_ids`` afterwards.
+    """
+    mailbox = config.mailbox
+    if mailbox is None:
+        raise SyncError(f"{config.path}: no [mailbox] section; add one to use tracker sync")
+    total = SyncSummary()
+    pending: list[str] = list(mailbox.folders or [s.folder for s in syncstate.folder_states(db)])
+    doing = "connecting"
+
+    def report(folder_total: WriteSummary) -> None:
+        if progress:
+            progress(WriteSummary(
+                total.new + folder_total.new, total.known + folder_total.known,
+                total.quarantined + folder_total.quarantined,
+            ))
+
+    try:
+        client = connect(mailbox, client_class)
+        try:
+            doing = "listing folders"
+            if client.has_capability("CONDSTORE") and client.has_capability("ENABLE"):
+                client.enable("CONDSTORE")
+            pending = choose_folders(client, mailbox)
+            with Ingester(db, config, workers=workers, batch_size=mailbox.batch_size) as ingester:
+                for folder in list(pending):
+                    doing = f"fetching {folder}"
+                    result, summary = sync_folder(client, db, ingester, folder, mailbox, report)
+                    total.add(summary)
+                    total.folders.append(result)
+                    pending.remove(folder)
+        finally:
+            _close(client)
+    except Exception as exc:
+        error = explain(exc, mailbox, doing)  # re-raises what it cannot explain
+        if pending:
+            syncstate.failed(db, pending, str(error))
+        raise error from None
+    return total

@@ -278,7 +278,9 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
     except lock.Locked as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
-    except (imap.SyncError, ConfigError) as exc:
+    except ConfigError as exc:
+        raise ConfigProblem(str(exc)) from None
+    except imap.SyncError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:
         for folder in summary.folders:
@@ -300,6 +302,88 @@ def status(obj: Context) -> None:
     from . import syncstate
 
     click.echo(syncstate.render(syncstate.folder_states(obj.db(create=False))))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="text", show_default=True,
+              help="Output format.")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Statuses as they were that day (YYYY-MM-DD, end of day in your time zone); default now.")
+@click.pass_obj
+def threads(obj: Context, fmt: str, as_of: str | None) -> None:
+    """Every thread (a letter and what one correspondent sent back about it) with its status.
+
+    \b
+    Examples:
+      tracker threads
+      tracker threads --format json --as-of 2026-12-01 > threads.json
+    """
+    from . import threading
+
+    db, when = _report_input(obj, as_of)
+    found = threading.list_threads(db, obj.config, when if as_of else None)
+    click.echo(threading.render(found, fmt), nl=False)
+
+
+@cli.command()
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.pass_obj
+def rethread(obj: Context, quiet: bool) -> None:
+    """Re-derive conversations, threads and statuses from the stored messages and the
+    current config (after editing correspondents); nothing is re-imported.
+
+    \b
+    Example:
+      tracker rethread
+    """
+    from . import threading
+
+    db = obj.db(create=False)
+    threading.rethread(db, obj.config, None)
+    if not (quiet or obj.quiet):
+        count = db.execute("select count(*) from threads").fetchone()[0]
+        unmatched = db.execute("select count(*) from unmatched").fetchone()[0]
+        click.echo(f"{count} threads, {unmatched} messages to triage (table unmatched)")
+
+
+@cli.command()
+@click.argument("thread")
+@click.option("--answered-on", metavar="DATE", help="Answered outside the mailbox (by post) on DATE.")
+@click.option("--closed", is_flag=True, help="Expect no answer any more.")
+@click.option("--reopened", is_flag=True, help="Undo --closed.")
+@click.option("--message", "message_id", metavar="MESSAGE_ID", help="This message belongs to the thread.")
+@click.option("--note", help="Why (kept with the mark).")
+@click.pass_obj
+def mark(obj: Context, thread: str, answered_on: str | None, closed: bool, reopened: bool,
+         message_id: str | None, note: str | None) -> None:
+    """Record what only a person knows about THREAD (an id from `tracker threads`, or
+    its first characters); marks survive re-imports and rethreads.
+
+    \b
+    Examples:
+      tracker mark t-3f9a2c1b04 --answered-on 2026-11-03 --note "réponse papier"
+      tracker mark t-3f9a --closed --note "rendez-vous obtenu"
+      tracker mark t-3f9a --message CAB.1234@interieur.gouv.fr
+    """
+    from . import threading
+
+    chosen = [name for name, on in (("--answered-on", answered_on), ("--closed", closed),
+                                    ("--reopened", reopened), ("--message", message_id)) if on]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --answered-on, --closed, --reopened, --message")
+    on_date = None
+    if answered_on:
+        db, on_date = _report_input(obj, answered_on)
+    else:
+        db = obj.db(create=False)
+    action = {"--answered-on": "answered", "--closed": "closed", "--reopened": "reopened",
+              "--message": "attach"}[chosen[0]]
+    try:
+        tid = threading.mark(db, obj.config, thread, action, on_date=on_date, message_id=message_id, note=note)
+    except threading.ThreadingError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not obj.quiet:
+        click.echo(f"{tid}: {action} recorded")
 
 
 def main() -> None:

@@ -19,8 +19,9 @@ from typing import Iterable
 
 import sqlite_utils
 
-# a Message-ID as it can be trusted: local@domain, no spaces, not absurdly long
-_VALID_ID = re.compile(r"^[^\s<>@]+@[^\s<>@]+$")
+# parse keeps only bracketed ids with an "@"; here blanks and absurd lengths are bogus too.
+# (notmuch and mu also link on ids such as "<yes>", which merges unrelated threads: we don't.)
+_VALID_ID = re.compile(r"^[^\s<>]+$")
 
 
 def valid_id(value: str | None) -> bool:

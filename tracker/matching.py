@@ -1,0 +1,183 @@
+"""Evidence that ties a reply to a letter when headers do not: pure functions, no I/O.
+
+Ministries answer from other addresses, without In-Reply-To, under "RE :", "Réf. :" or
+a new subject ("Votre courrier du 3 octobre 2024 - N/Réf : CAB/2024/1234"). A letter
+leaves *keys* (its subject, its local date, the reference numbers it carries) and an
+incoming message leaves *probes* (its subject, the "Objet :" it quotes, the letter dates
+it cites, the references it quotes). A key shared by both is evidence; ``decide_match``
+only picks a thread when one candidate is clearly best.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+# Prefixes mail clients, administrations and auto-responders put before a subject.
+_PREFIX = re.compile(
+    r"^\s*(?:"
+    r"\[[^\]]{0,30}\]"  # [AR], [EXT], [EXTERNE], [SPAM?]
+    r"|(?:re|r[ée]p|r[ée]ponse|r[ée]f|tr|trans|fw|fwd|aw|wg|sv|vs|antw|rif|enc|r)"
+    r"\s*\.?\s*(?:\[\d+\]|\(\d+\))?\s*:"
+    r"|(?:r[ée]ponse automatique|automatic reply|auto(?:matic)?[- ]?reply|absence du bureau"
+    r"|absent\(e\)|out of office|accus[ée] de r[ée]ception|ar)\s*:"
+    r"|(?:(?:\d+\s*(?:e|[èe]me|nde?|[èe]re)|deuxi[èe]me|seconde|troisi[èe]me|nouvelle|derni[èe]re)\s+)?"
+    r"(?:relance|rappel)(?:\s*n\s*°?\s*\d+)?\s*:"
+    r")\s*",
+    re.I,
+)
+_REMINDER = re.compile(
+    r"^\s*(?:(?:re|tr|fwd?)\s*:\s*)*(?:(?:\d+\s*(?:e|[èe]me|nde?)|deuxi[èe]me|seconde|troisi[èe]me|"
+    r"nouvelle|derni[èe]re)\s+)?(?:relance|rappel)\b",
+    re.I,
+)
+
+MONTHS = {
+    "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7,
+    "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+}
+_NOUN = (
+    r"(?:courrier|lettre|message|mail|e-mail|email|courriel|envoi|demande|saisine|correspondance|"
+    r"sollicitation|interpellation|relance|note|letter)"
+)
+_DATE = (
+    r"(?:(?P<d1>1er|\d{1,2})\s+(?P<m1>[a-zéû]+)\s+(?P<y1>\d{4})"
+    r"|(?P<d2>\d{1,2})\s*[/.-]\s*(?P<m2>\d{1,2})\s*[/.-]\s*(?P<y2>\d{4}|\d{2})\b)"
+)
+# "votre courrier du 3 octobre 2024", "votre lettre en date du 03/10/2024", "your letter of 3 October 2024"
+_CITED = re.compile(
+    _NOUN + r"s?\b[^.\n]{0,60}?\b(?:du|of|dated)\s+(?:le\s+)?" + _DATE, re.I
+)
+_REF_LABEL = re.compile(
+    r"(?:\b[NV]\s*/\s*r[ée]f(?:[ée]rence)?s?|\b(?:notre|votre|vos|nos)\s+r[ée]f(?:[ée]rence)?s?|"
+    r"\br[ée]f(?:[ée]rence)?s?)\s*\.?\s*:?\s*(?:n\s*°\s*)?(?P<ref>[A-Z0-9][A-Z0-9/_.-]*\d[A-Z0-9/_.-]*)",
+    re.I,
+)
+# a reference number standing alone: CAB/2024/1234, DGS-2024-0173, COLL/24/017
+_REF_TOKEN = re.compile(r"\b[A-Z]{2,}[A-Z0-9]*(?:[/_-][A-Z0-9]+){1,4}\b")
+_OBJET = re.compile(r"^[\s>]*(?:objet|obj\.|subject|sujet)\s*:\s*(?P<text>.+)$", re.I | re.M)
+
+WEIGHTS = {"s": 3, "d": 4, "r": 5}
+THRESHOLD = 3  # at least one subject, date or reference in common
+MARGIN = 2  # and clearly ahead of the next candidate
+BODY_LIMIT = 6000  # evidence sits near the top: the first screens of a body are enough
+
+
+def _fold(text: str) -> str:
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
+
+
+def subject_key(subject: str | None) -> str:
+    """The subject without reply / forward / reminder / auto-reply prefixes, case- and
+    accent-folded, spaces collapsed: what a letter and its answers have in common."""
+    text = (subject or "").replace("\u00a0", " ")
+    while True:
+        stripped = _PREFIX.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    text = _fold(text).lower()
+    text = re.sub(r"[\s\u2019'’\"«»:;,.!?()\-–—]+", " ", text).strip()
+    return text
+
+
+def is_reminder(subject: str | None) -> bool:
+    """Whether a letter's subject says it is a reminder ("Relance :", "Rappel :", "2e relance")."""
+    return bool(_REMINDER.match(subject or ""))
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def cited_dates(text: str) -> set[str]:
+    """The letter dates an answer cites ("votre courrier du 3 octobre 2024"), as YYYY-MM-DD."""
+    found: set[str] = set()
+    for match in _CITED.finditer(text or ""):
+        try:
+            if match.group("d1"):
+                day = 1 if match.group("d1").lower() == "1er" else int(match.group("d1"))
+                month = MONTHS.get(_fold(match.group("m1")).lower())
+                if month is None:
+                    continue
+                found.add(date(_year(match.group("y1")), month, day).isoformat())
+            else:
+                found.add(
+                    date(_year(match.group("y2")), int(match.group("m2")), int(match.group("d2"))).isoformat()
+                )
+        except ValueError:
+            continue
+    return found
+
+
+def references(text: str) -> set[str]:
+    """Reference numbers in a text (after "N/Réf", "V/Réf", "Réf." or standing alone)."""
+    found = {m.group("ref").upper().rstrip("./-") for m in _REF_LABEL.finditer(text or "")}
+    found |= {m.group(0).upper() for m in _REF_TOKEN.finditer(text or "") if sum(c.isdigit() for c in m.group(0)) >= 3}
+    return {ref for ref in found if len(ref) >= 4}
+
+
+def quoted_subjects(body: str) -> set[str]:
+    """Subject keys of the "Objet : ..." lines an answer quotes."""
+    return {key for key in (subject_key(m.group("text")) for m in _OBJET.finditer(body or "")) if key}
+
+
+def letter_keys(subject: str | None, body: str | None, sent: datetime, tz: ZoneInfo) -> set[str]:
+    """What a letter can be recognised by: its subject key, local date and reference numbers."""
+    keys = {f"d:{sent.astimezone(tz).date().isoformat()}"}
+    key = subject_key(subject)
+    if key:
+        keys.add(f"s:{key}")
+    text = f"{subject or ''}\n{(body or '')[:BODY_LIMIT]}"
+    keys |= {f"r:{ref}" for ref in references(text)}
+    return keys
+
+
+def probe_keys(subject: str | None, body: str | None) -> set[str]:
+    """What an incoming message says about the letter it answers."""
+    body = (body or "")[:BODY_LIMIT]
+    keys: set[str] = set()
+    key = subject_key(subject)
+    if key:
+        keys.add(f"s:{key}")
+    keys |= {f"s:{k}" for k in quoted_subjects(body)}
+    text = f"{subject or ''}\n{body}"
+    keys |= {f"d:{d}" for d in cited_dates(text)}
+    keys |= {f"r:{ref}" for ref in references(text)}
+    return keys
+
+
+@dataclass
+class Candidate:
+    """A thread an incoming message may belong to, with the evidence for it."""
+
+    thread_id: str
+    score: int = 0
+    evidence: list[str] = field(default_factory=list)
+    last_letter_at: str = ""
+
+
+def score(candidate: Candidate, shared: set[str]) -> Candidate:
+    """Add the shared keys' weights, counting each kind of evidence once."""
+    kinds = {key.split(":", 1)[0] for key in shared}
+    candidate.evidence = sorted(shared)
+    candidate.score = sum(WEIGHTS.get(kind, 0) for kind in kinds)
+    return candidate
+
+
+def decide_match(candidates: list[Candidate]) -> tuple[Candidate | None, list[Candidate]]:
+    """The clearly best candidate (or None) and all candidates ranked best first."""
+    ranked = sorted(candidates, key=lambda c: (-c.score, c.thread_id))
+    if not ranked or ranked[0].score < THRESHOLD:
+        return None, ranked
+    if len(ranked) > 1 and ranked[0].score - ranked[1].score < MARGIN:
+        return None, ranked
+    return ranked[0], ranked

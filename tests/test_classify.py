@@ -337,3 +337,24 @@ def test_sent_folders(folder, sent):
 
 def test_fold_ignores_case_accents_apostrophes_and_spaces():
     assert fold("  Accusé  de RÉCEPTION\u202f: l\u2019État ") == "accuse de reception : l'etat"
+
+
+# --- the demo correspondence: its generator's truth is an independent oracle -------------------
+
+DEMO = Path(__file__).resolve().parent.parent / "tracker" / "demo"
+
+
+def test_every_demo_message_gets_the_kind_its_generator_meant():
+    from tracker import config as config_module
+
+    truth = json.loads((DEMO / "truth.json").read_text(encoding="utf-8"))
+    config = config_module.load(DEMO / "tracker.toml")
+    wrong = []
+    for item in truth["messages"]:
+        msg = parse_message((DEMO / "mailbox" / item["files"][0]).read_bytes())
+        found = classify(msg, item["folders"][0], config)
+        if found != (item["direction"], item["kind"]):
+            wrong.append((item["files"][0], item["cases"], (item["direction"], item["kind"]), found))
+    kinds = {item["kind"] for item in truth["messages"]}
+    assert kinds == set(PREFIXES.values()), "the demo should hold every kind"
+    assert wrong == []

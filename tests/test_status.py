@@ -143,13 +143,21 @@ def mark(action: str, on: str | None, created: str = "2025-10-20 08:00") -> Mark
 
 
 STATUS_CASES = [
-    # name, events, marks, expected status, expected first_unanswered_at (or None)
-    ("a letter alone", [letter("2025-09-10 10:00")], [], "awaiting_reply", "2025-09-10 10:00"),
+    # name, events, marks, status, first_unanswered_at (or None), start of the clock of due_at
+    (
+        "a letter alone",
+        [letter("2025-09-10 10:00")],
+        [],
+        "awaiting_reply",
+        "2025-09-10 10:00",
+        "2025-09-10 10:00",
+    ),
     (
         "an auto-reply is not an answer",
         [letter("2025-09-10 10:00"), incoming("auto_reply", "2025-09-10 10:01")],
         [],
         "awaiting_reply",
+        "2025-09-10 10:00",
         "2025-09-10 10:00",
     ),
     (
@@ -158,12 +166,14 @@ STATUS_CASES = [
         [],
         "awaiting_reply",
         "2025-09-10 10:00",
+        "2025-09-10 10:00",
     ),
     (
         "acknowledged",
         [letter("2025-09-10 10:00"), incoming("acknowledgement", "2025-09-10 10:05")],
         [],
         "acknowledged",
+        "2025-09-10 10:00",
         "2025-09-10 10:00",
     ),
     (
@@ -176,6 +186,7 @@ STATUS_CASES = [
         [],
         "acknowledged",
         "2025-09-10 10:00",
+        "2025-09-10 10:00",
     ),
     (
         "answered",
@@ -183,6 +194,7 @@ STATUS_CASES = [
         [],
         "answered",
         None,
+        "2025-09-10 10:00",
     ),
     (
         "acknowledged then answered",
@@ -194,6 +206,7 @@ STATUS_CASES = [
         [],
         "answered",
         None,
+        "2025-09-10 10:00",
     ),
     (
         "answered, then a new letter: a new clock",
@@ -204,6 +217,7 @@ STATUS_CASES = [
         ],
         [],
         "awaiting_reply",
+        "2025-10-05 09:00",
         "2025-10-05 09:00",
     ),
     (
@@ -217,12 +231,14 @@ STATUS_CASES = [
         [],
         "awaiting_reply",
         "2025-10-05 09:00",
+        "2025-10-05 09:00",
     ),
     (
         "a reply before any letter answers nothing",
         [incoming("reply", "2025-09-01 10:00"), letter("2025-09-10 10:00")],
         [],
         "awaiting_reply",
+        "2025-09-10 10:00",
         "2025-09-10 10:00",
     ),
     (
@@ -235,12 +251,14 @@ STATUS_CASES = [
         [],
         "answered",
         None,
+        "2025-09-10 10:00",
     ),
     (
         "bounced",
         [letter("2025-09-10 10:00"), incoming("bounce", "2025-09-10 10:02")],
         [],
         "bounced",
+        "2025-09-10 10:00",
         "2025-09-10 10:00",
     ),
     (
@@ -252,6 +270,7 @@ STATUS_CASES = [
         ],
         [],
         "awaiting_reply",
+        "2025-09-10 10:00",
         "2025-09-10 10:00",
     ),
     (
@@ -265,6 +284,7 @@ STATUS_CASES = [
         [],
         "bounced",
         "2025-09-10 10:00",
+        "2025-09-10 10:00",
     ),
     (
         "a reply beats a bounce (another address of the body worked)",
@@ -276,6 +296,7 @@ STATUS_CASES = [
         [],
         "answered",
         None,
+        "2025-09-10 10:00",
     ),
     (
         "answered by post, by mark",
@@ -283,6 +304,7 @@ STATUS_CASES = [
         [mark("answered", "2025-10-02 00:00")],
         "answered",
         None,
+        "2025-09-10 10:00",
     ),
     (
         "answered by post without a date: the mark's creation date",
@@ -290,12 +312,14 @@ STATUS_CASES = [
         [mark("answered", None)],
         "answered",
         None,
+        "2025-09-10 10:00",
     ),
     (
         "answered by post, then a reminder-free new letter",
         [letter("2025-09-10 10:00"), letter("2025-10-15 10:00")],
         [mark("answered", "2025-10-02 00:00")],
         "awaiting_reply",
+        "2025-10-15 10:00",
         "2025-10-15 10:00",
     ),
     (
@@ -304,6 +328,7 @@ STATUS_CASES = [
         [mark("closed", None)],
         "closed",
         "2025-09-10 10:00",
+        "2025-09-10 10:00",
     ),
     (
         "closed beats answered",
@@ -311,12 +336,14 @@ STATUS_CASES = [
         [mark("closed", None)],
         "closed",
         None,
+        "2025-09-10 10:00",
     ),
     (
         "closed then reopened",
         [letter("2025-09-10 10:00"), incoming("acknowledgement", "2025-09-10 10:05")],
         [mark("closed", None, "2025-10-01 08:00"), mark("reopened", None, "2025-10-02 08:00")],
         "acknowledged",
+        "2025-09-10 10:00",
         "2025-09-10 10:00",
     ),
     (
@@ -329,12 +356,14 @@ STATUS_CASES = [
         ],
         "closed",
         "2025-09-10 10:00",
+        "2025-09-10 10:00",
     ),
     (
         "a letter written after closing reopens the thread",
         [letter("2025-09-10 10:00"), letter("2025-10-10 10:00")],
         [mark("closed", None, "2025-10-01 08:00")],
         "awaiting_reply",
+        "2025-09-10 10:00",
         "2025-09-10 10:00",
     ),
     (
@@ -343,30 +372,32 @@ STATUS_CASES = [
         [],
         "answered",
         None,
+        "2025-09-10 10:00",
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    "name,events,marks,status,first_unanswered", STATUS_CASES, ids=[c[0] for c in STATUS_CASES]
+    "name,events,marks,status,first_unanswered,clock",
+    STATUS_CASES,
+    ids=[c[0] for c in STATUS_CASES],
 )
-def test_decide_status(name, events, marks, status, first_unanswered):
+def test_decide_status(name, events, marks, status, first_unanswered, clock):
     state = decide(events, marks, TWO_MONTHS, "FR", PARIS, as_of=AS_OF)
     assert state.status == status
-    expected_start = paris(first_unanswered) if first_unanswered else None
-    assert state.first_unanswered_at == expected_start
-    if expected_start is None:
-        assert state.due_at is None
-    else:
-        assert state.due_at == add_deadline(expected_start, TWO_MONTHS, "FR", PARIS)
+    assert state.first_unanswered_at == (paris(first_unanswered) if first_unanswered else None)
+    # an answered thread keeps the due date its answer met or missed
+    assert state.due_at == add_deadline(paris(clock), TWO_MONTHS, "FR", PARIS)
     assert state.overdue is False  # AS_OF is before every 2-month deadline above
 
 
 @pytest.mark.parametrize(
-    "name,events,marks,status,first_unanswered", STATUS_CASES, ids=[c[0] for c in STATUS_CASES]
+    "name,events,marks,status,first_unanswered,clock",
+    STATUS_CASES,
+    ids=[c[0] for c in STATUS_CASES],
 )
 def test_decide_does_not_depend_on_the_order_of_its_input(
-    name, events, marks, status, first_unanswered
+    name, events, marks, status, first_unanswered, clock
 ):
     expected = decide(events, marks, TWO_MONTHS, "FR", PARIS, as_of=AS_OF)
     shuffler = random.Random(name)
@@ -410,8 +441,9 @@ AS_OF_CASES = [
     ("2025-11-10 23:59", "acknowledged", "2025-11-10T23:59:59+01:00", False),  # last minute
     ("2025-11-11 00:00", "acknowledged", "2025-11-10T23:59:59+01:00", True),  # the next day
     ("2025-11-19 12:00", "acknowledged", "2025-11-10T23:59:59+01:00", True),
-    ("2025-11-20 14:00", "answered", None, False),
-    ("2026-03-01 00:00", "answered", None, False),
+    # answered late: due_at stays, so reports can tell it
+    ("2025-11-20 14:00", "answered", "2025-11-10T23:59:59+01:00", False),
+    ("2026-03-01 00:00", "answered", "2025-11-10T23:59:59+01:00", False),
 ]
 
 
@@ -494,3 +526,41 @@ def test_a_bounced_or_closed_thread_is_never_overdue():
 def test_an_unknown_mark_is_an_error():
     with pytest.raises(ValueError, match="unknown mark"):
         decide([letter("2025-09-10 10:00")], [mark("archived", None)], TWO_MONTHS, "FR", PARIS)
+
+
+# --- the demo correspondence: its generator's truth is an independent oracle -------------------
+
+
+def test_every_demo_thread_gets_the_status_and_due_date_its_generator_meant():
+    import json
+    from pathlib import Path
+
+    from tracker import config as config_module
+
+    demo = Path(__file__).resolve().parent.parent / "tracker" / "demo"
+    truth = json.loads((demo / "truth.json").read_text(encoding="utf-8"))
+    config = config_module.load(demo / "tracker.toml")
+    messages = {m["message_id"]: m for m in truth["messages"]}
+    deadlines = {c.name: config.deadline_for(c) for c in config.correspondents}
+    as_of = date.fromisoformat(truth["as_of"])
+    wrong = []
+    for thread in truth["threads"]:
+        events = [
+            ThreadEvent(
+                mid,
+                datetime.fromisoformat(messages[mid]["date"]),
+                messages[mid]["direction"],
+                messages[mid]["kind"],
+            )
+            for mid in thread["messages"]
+        ]
+        state = decide(
+            events, [], deadlines[thread["correspondent"]], config.holidays, config.tz, as_of
+        )
+        found = (state.status, state.due_at.date().isoformat() if state.due_at else None,
+                 state.overdue)
+        expected = (thread["status"], thread["due_at"], thread["overdue"])
+        if found != expected:
+            wrong.append((thread["letter"], expected, found))
+    assert len(truth["threads"]) > 100
+    assert wrong == []

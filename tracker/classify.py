@@ -33,13 +33,11 @@ HEADERS_READ = (
     "x-autoreply",
     "x-autorespond",
     "precedence",
-    "x-precedence",
     "x-auto-response-suppress",
     "x-ms-exchange-generated-message-source",
     "x-ms-exchange-inbox-rules-loop",
     "list-unsubscribe",
     "list-id",
-    "list-post",
     "return-path",
     "content-type",
     "x-failed-recipients",
@@ -233,7 +231,7 @@ def _auto_submitted(facts: _Facts) -> bool:
         value = facts.header(name)
         if value and value not in ("no", "false", "0"):
             return True
-    if facts.header("precedence") == "auto_reply" or facts.header("x-precedence") == "auto_reply":
+    if facts.header("precedence") == "auto_reply":
         return True
     # Exchange out of office: X-Auto-Response-Suppress alone is on much ordinary mail; an
     # Exchange OOF also comes from the mailbox rules agent (and carries Auto-Submitted).
@@ -247,9 +245,7 @@ def _auto_submitted(facts: _Facts) -> bool:
 
 def _bulk(facts: _Facts) -> bool:
     """Newsletters and mailing lists."""
-    return bool(
-        facts.header("list-unsubscribe") or facts.header("list-id") or facts.header("list-post")
-    )
+    return bool(facts.header("list-unsubscribe") or facts.header("list-id"))
 
 
 def _bulk_precedence(facts: _Facts) -> bool:

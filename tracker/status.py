@@ -20,6 +20,9 @@ Decisions (see also DESIGN.md, "Thread status"):
   after it, are ignored.
 - A letter sent after a thread was closed by hand reopens it: the coalition
   wrote again, so it expects an answer again.
+- An answered thread keeps the ``due_at`` its answer met or missed (the clock of
+  the letters it answered), so reports can tell late answers; ``overdue`` is false
+  and ``first_unanswered_at`` is ``None``.
 """
 
 from __future__ import annotations
@@ -142,8 +145,9 @@ class ThreadState:
 
     ``opened_at`` is the first letter's date (``None`` when no letter was sent by ``as_of``:
     the thread did not exist yet). ``first_unanswered_at`` is the date of the first letter
-    not yet answered, which starts the clock; ``due_at`` is its deadline (``None`` when
-    every letter is answered).
+    not yet answered, which starts the clock; ``due_at`` is its deadline. When every letter
+    is answered, ``first_unanswered_at`` is ``None`` and ``due_at`` is the deadline the
+    last answer met or missed.
     """
 
     status: str
@@ -188,14 +192,14 @@ def decide(
             timeline.append((when, 10, kind, ""))
     timeline.sort()
 
-    opened_at = last_letter_at = last_reply_at = first_unanswered_at = None
+    opened_at = last_letter_at = last_reply_at = first_unanswered_at = clock_start = None
     acknowledged = bounced = closed = False
     for when, _, kind, _ in timeline:
         if kind == "letter":
             opened_at = opened_at or when
             last_letter_at = when
             if first_unanswered_at is None:  # a reminder does not restart the clock
-                first_unanswered_at = when
+                first_unanswered_at = clock_start = when
             closed = False
         elif kind == "reply":
             last_reply_at = when
@@ -213,11 +217,7 @@ def decide(
             # a delivered reminder after a bounce: only a new bounce says it failed again
             bounced = False
 
-    due_at = (
-        add_deadline(first_unanswered_at, deadline, holidays, tz)
-        if first_unanswered_at is not None
-        else None
-    )
+    due_at = add_deadline(clock_start, deadline, holidays, tz) if clock_start else None
     if closed:
         status = "closed"
     elif first_unanswered_at is None and last_reply_at is not None:

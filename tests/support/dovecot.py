@@ -40,6 +40,7 @@ import pytest
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
 PASSWORD = "secret-pw"
+USERS = 64
 
 _CONF = """\
 base_dir = {d}/run
@@ -206,7 +207,9 @@ class Dovecot:
             + "    auto = create\n  }"
             for name, flag in self.mailboxes.items()
         )
-        (self.root / "users").touch()
+        (self.root / "users").write_text(
+            "".join(f"user{n}:{{PLAIN}}{PASSWORD}::::::\n" for n in range(1, USERS + 1))
+        )
         (self.root / "dovecot.conf").write_text(
             _CONF.format(
                 d=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl, mailboxes=boxes
@@ -292,11 +295,15 @@ class Dovecot:
         self.start()
 
     # -- accounts and messages -----------------------------------------------------
-    def add_user(self, name: str | None = None, password: str = PASSWORD) -> str:
-        """A fresh account (its mailboxes exist on first login); returns its user name."""
-        name = name or f"user{next(self._users)}"
-        with (self.root / "users").open("a", encoding="utf-8") as handle:
-            handle.write(f"{name}:{{PLAIN}}{password}::::::\n")
+    def add_user(self) -> str:
+        """A fresh account (password PASSWORD); returns its user name.
+
+        Accounts are written before the server starts: Dovecot re-reads its
+        passwd-file at most once a second, so one added later may not log in yet.
+        """
+        name = f"user{next(self._users)}"
+        if int(name[4:]) > USERS:
+            raise RuntimeError(f"only {USERS} accounts per server; start another Dovecot")
         home = self.root / "home" / name
         for sub in ("cur", "new", "tmp"):
             (home / "Maildir" / sub).mkdir(parents=True, exist_ok=True)

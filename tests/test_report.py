@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import sqlite3
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -296,3 +297,21 @@ class TableReader(HTMLParser):
     def handle_data(self, data):
         if self.cell is not None:
             self.cell.append(data)
+
+
+def test_the_report_agrees_with_tracker_threads_on_a_past_day(french):
+    for day in ("2026-11-04", "2026-11-24"):
+        threads = json.loads(tracker(french, "threads", "--as-of", day, "--format", "json"))
+        overdue = {t["id"]: t for t in threads if t["overdue"]}
+        report_overdue = {t["id"]: t for t in unanswered(french, day)["overdue"]}
+        assert report_overdue.keys() == overdue.keys(), day
+        for tid, thread in overdue.items():
+            mine = report_overdue[tid]
+            for key in ("correspondent", "subject", "status"):
+                assert mine[key] == thread[key], (day, key)
+            # the report speaks the user's time zone; the instants are the same
+            for key in ("opened_at", "last_letter_at", "due_at"):
+                assert datetime.fromisoformat(mine[key]) == datetime.fromisoformat(thread[key])
+            assert [(m["message_id"], m["kind"]) for m in mine["messages"]] == [
+                (m["message_id"], m["kind"]) for m in thread["messages"]
+            ]

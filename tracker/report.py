@@ -1,8 +1,9 @@
 """Reports: which letters are overdue, and how responsive each correspondent is.
 
 Everything here reads the store (``threads``, ``thread_messages``, ``messages``,
-``marks``) and asks ``status.decide`` what each thread looked like at ``as_of``:
-``thread_states`` is the one place that does it, for the reports and the digest.
+``marks``) and asks ``threading.decide`` (which asks ``status.decide``) what each
+thread looked like at ``as_of``: ``thread_states`` is the one place here that does it,
+for the reports and the digest, and it agrees with ``tracker threads --as-of``.
 Dates leave this module in the user's time zone.
 
 Decisions:
@@ -36,8 +37,8 @@ from typing import Any, Iterable
 import jinja2
 import sqlite_utils
 
-from . import i18n, status
-from .config import Config, Correspondent, Deadline, parse_deadline
+from . import i18n, status, threading
+from .config import Config, Correspondent
 
 TOO_FEW = 5
 FORMATS = ("text", "csv", "json", "html")
@@ -138,33 +139,7 @@ class Thread:
         }
 
 
-def _correspondent_lookup(db: sqlite_utils.Database, config: Config):
-    """correspondent_id -> (configured Correspondent or None, stored deadline text)."""
-    by_slug = {c.slug: c for c in config.correspondents}
-    by_name = {c.name: c for c in config.correspondents}
-    stored = {}
-    if db["correspondents"].exists():
-        for row in db.execute("select id, name, deadline from correspondents").fetchall():
-            stored[row[0]] = (row[1], row[2])
-
-    def lookup(correspondent_id: str | None, name: str | None) -> tuple[Correspondent | None, Deadline]:
-        found = by_slug.get(correspondent_id or "") or by_name.get(name or "")
-        if found is None and correspondent_id in stored:
-            found = by_name.get(stored[correspondent_id][0])
-        if found is not None:
-            return found, config.deadline_for(found)
-        text = stored.get(correspondent_id, (None, None))[1]
-        try:
-            return None, parse_deadline(text) if text else config.default_deadline
-        except ValueError:
-            return None, config.default_deadline
-
-    return lookup
-
-
-def _belongs(address: str, correspondent: Correspondent | None) -> bool:
-    if correspondent is None:
-        return False
+def _belongs(address: str, correspondent: Correspondent) -> bool:
     address = address.lower()
     domain = address.rpartition("@")[2]
     return address in correspondent.addresses or any(
@@ -175,32 +150,14 @@ def _belongs(address: str, correspondent: Correspondent | None) -> bool:
 def thread_states(
     db: sqlite_utils.Database, config: Config, as_of: datetime | None = None
 ) -> list[Thread]:
-    """Every thread that existed at ``as_of`` (default now), as ``status.decide`` sees it
-    from the messages and marks dated up to then. Oldest first."""
+    """Every thread that existed at ``as_of`` (default now), oldest first, as
+    ``threading.decide`` sees it from the messages and marks dated up to then (the same
+    decision as ``tracker threads --as-of``). Threads of a correspondent no longer in the
+    config are left out, as ``tracker threads`` does."""
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(config.tz)
-    if not db["threads"].exists():
-        return []
-    lookup = _correspondent_lookup(db, config)
-    events: dict[str, list[tuple[status.ThreadEvent, str]]] = {}
-    for thread_id, message_id, date_, direction, kind, from_address in db.execute(
-        "select tm.thread_id, m.message_id, m.date, m.direction, m.kind, m.from_address "
-        "from thread_messages tm join messages m on m.message_id = tm.message_id"
-    ).fetchall():
-        moment = _parse_stored(date_)
-        if moment is None:
-            continue
-        events.setdefault(thread_id, []).append(
-            (status.ThreadEvent(message_id, moment, direction, kind), from_address or "")
-        )
-    marks: dict[str, list[status.Mark]] = {}
-    for thread_id, action, on_date, note, created_at in db.execute(
-        "select thread_id, action, on_date, note, created_at from marks"
-    ).fetchall():
-        if action not in status.MARK_ACTIONS:
-            continue  # "attach" and the like move messages; they are not status facts
-        marks.setdefault(thread_id, []).append(
-            status.Mark(action, _parse_stored(on_date), note, _parse_stored(created_at))
-        )
+    by_slug = {c.slug: c for c in config.correspondents}
+    members = threading._members(db, None)
+    marks = threading._marks(db, None)
     to_addresses: dict[str, list[str]] = {}
     for message_id, address in db.execute(
         "select message_id, address from recipients where role = 'to' order by position"
@@ -208,46 +165,45 @@ def thread_states(
         to_addresses.setdefault(message_id, []).append(address)
 
     threads = []
-    for row in db.execute(
-        "select id, correspondent_id, correspondent, subject from threads"
+    for thread_id, correspondent_id, subject in db.execute(
+        "select id, correspondent_id, subject from threads"
     ).fetchall():
-        thread_id, correspondent_id, name, subject = row
-        configured, deadline = lookup(correspondent_id, name)
-        mine = [(e, frm) for e, frm in events.get(thread_id, []) if e.date <= as_of]
-        mine.sort(key=lambda pair: (pair[0].date, pair[0].message_id))
-        state = status.decide(
-            [e for e, _ in mine], marks.get(thread_id, []), deadline, config.holidays, config.tz, as_of
-        )
+        correspondent = by_slug.get(correspondent_id)
+        if correspondent is None:
+            continue
+        mine = [m for m in members.get(thread_id, []) if _parse_stored(m[1]) <= as_of]
+        thread_marks = marks.get(thread_id, [])
+        state = threading.decide(config, correspondent, mine, thread_marks, as_of)
         if state.opened_at is None:
             continue  # no letter yet on that day: the thread did not exist
-        first_reply = [e.date for e, _ in mine if e.kind == "reply" and e.direction == "incoming"]
-        first_reply += [
-            m.effective_at for m in marks.get(thread_id, [])
-            if m.action == "answered" and m.effective_at <= as_of
+        # (message_id, date, direction, kind, matched_by), as threading reads its members
+        replies = [
+            _parse_stored(when) for _, when, direction, kind, matched_by in mine
+            if kind == "reply" and direction == "incoming" and matched_by not in ("letter", "bounce")
         ]
-        letter_to = []
-        for event, _ in mine:
-            if event.kind == "letter":
-                letter_to += [a for a in to_addresses.get(event.message_id, []) if a not in letter_to]
-        recipients = [a for a in letter_to if _belongs(a, configured)] or letter_to
+        replies += [m.effective_at for m in thread_marks if m.action == "answered" and m.effective_at <= as_of]
+        letter_to: list[str] = []
+        for message_id, _, _, kind, matched_by in mine:
+            if matched_by == "letter" or kind == "letter":
+                letter_to += [a for a in to_addresses.get(message_id, []) if a not in letter_to]
         threads.append(
             Thread(
                 id=thread_id,
                 correspondent_id=correspondent_id,
-                correspondent=(configured.name if configured else name) or correspondent_id or "",
+                correspondent=correspondent.name,
                 subject=subject or "",
                 state=state,
                 messages=[
                     {
-                        "message_id": e.message_id,
-                        "date": _local_iso(e.date, config),
-                        "direction": e.direction,
-                        "kind": e.kind,
+                        "message_id": message_id,
+                        "date": _local_iso(_parse_stored(when), config),
+                        "direction": direction,
+                        "kind": kind,
                     }
-                    for e, _ in mine
+                    for message_id, when, direction, kind, _ in mine
                 ],
-                recipients=recipients,
-                first_reply_at=min(first_reply) if first_reply else None,
+                recipients=[a for a in letter_to if _belongs(a, correspondent)] or letter_to,
+                first_reply_at=min(replies) if replies else None,
                 as_of=as_of,
             )
         )

@@ -636,6 +636,8 @@ class Threader:
         if best is not None and not copied:
             self._attach(best.thread_id, message_id, "evidence")
             return
+        if kind == "auto_reply":
+            return  # an out-of-office that matches nothing is not worth a person's triage
         if copied:
             reason = "from a body that was only copied (Cc) on the letter; attach it only if it answers"
         elif not ranked or ranked[0].score < matching.THRESHOLD:

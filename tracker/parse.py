@@ -56,6 +56,7 @@ from flanker.addresslib.address import EmailAddress  # noqa: E402
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 1024 * 1024
+LARGE_HEADER_BYTES = 64 * 1024  # beyond this a header section is noted as a defect
 MAX_TEXT_CHARS = 1024 * 1024  # body_text and body_html, each
 MAX_HEADER_VALUE_CHARS = 2000  # subject and classification headers as stored
 MAX_REFERENCES = 100
@@ -952,6 +953,8 @@ def _parse(raw: bytes) -> ParsedMessage:
     head = _read_headers(raw, defects)
     if not head.fields:
         raise ParseFailure("no mail headers: the data starts with an empty line")
+    if head.body_offset > LARGE_HEADER_BYTES:
+        defects.append(f"unusually large header section ({head.body_offset // 1024} KB)")
     if b"\x00" in raw[: head.body_offset]:
         defects.append("NUL bytes in the header section")
     if len(raw) - head.body_offset > 0 and b"\x00" in raw[head.body_offset:]:

@@ -51,6 +51,7 @@ listen = 127.0.0.1
 {ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 default_internal_user = nobody
 default_internal_group = nogroup
@@ -284,7 +285,8 @@ class Dovecot:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + 5
+        # a test server holds nothing worth a slow shutdown
+        deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline and any(_alive(v) for v in victims):
             time.sleep(0.01)
         if any(_alive(v) for v in victims):
@@ -373,6 +375,74 @@ class Dovecot:
             f'[mailbox]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "{security}"\n'
             f'username = "{user}"\npassword_env = "TRACKER_TEST_IMAP_PASSWORD"\n{extra}\n'
         )
+
+
+class PausableProxy:
+    """A TCP relay in front of a server: ``pause()`` freezes a client mid-command
+    (bytes stop flowing, the connection stays open), ``cut()`` drops every connection."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.upstream = port
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+                if not data:
+                    break
+                self.flowing.wait()
+                target.sendall(data)
+            except OSError:
+                break
+        for sock in (source, target):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def pause(self) -> None:
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
+    def cut(self) -> None:
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.resume()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+        for sock in self.sockets:
+            sock.close()
 
 
 # -- realistic messages ----------------------------------------------------------------

@@ -17,22 +17,21 @@ Decisions:
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Any
 
 import sqlite_utils
 
-from . import i18n, report
+from . import i18n, report, syncstate
 from .config import WEEKDAYS, Config, ConfigError
-
-STALE_AFTER = timedelta(days=2)
-
 
 class DigestError(Exception):
     """The digest could not be sent; the message is one line that says what to check."""
@@ -45,22 +44,6 @@ def iso_week(moment: datetime) -> str:
     """"2026-W48": the ISO week of ``moment`` (already in the user's time zone)."""
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def stale_folders(db: sqlite_utils.Database, now: datetime) -> list[dict[str, Any]]:
-    """Synced folders whose last successful sync is older than two days (or never
-    happened): ``[{folder, last_success_at}]``. Empty when tracker never synced over IMAP
-    (an import-only setup has no ``sync_state`` rows)."""
-    if not db["sync_state"].exists():
-        return []
-    stale = []
-    for folder, last_success_at in db.execute(
-        "select folder, last_success_at from sync_state order by folder"
-    ).fetchall():
-        moment = report._parse_stored(last_success_at)
-        if moment is None or now - moment > STALE_AFTER:
-            stale.append({"folder": folder, "last_success_at": moment})
-    return stale
 
 
 def _link(config: Config, thread_id: str) -> str:
@@ -113,8 +96,8 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
                 sent.append((moment, row))
     bounced = [t for t in threads if t.status == "bounced"]
     stale = [
-        {"folder": s["folder"], "date": i18n.format_date(s["last_success_at"], language, tz)}
-        for s in stale_folders(db, now)
+        {"folder": s.folder, "date": i18n.format_date(report._parse_stored(s.last_success_at), language, tz)}
+        for s in syncstate.stale_folders(db, now)
     ]
     subject = ", ".join(
         [
@@ -161,7 +144,8 @@ def compose(
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(now or datetime.now(timezone.utc))
-    message["Message-ID"] = make_msgid("digest", domain=sender.rpartition("@")[2] or None)
+    # short enough that the header is never folded
+    message["Message-ID"] = f"<digest.{uuid.uuid4().hex[:20]}@{sender.rpartition('@')[2] or 'tracker.invalid'}>"
     message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = config.language
     message.set_content(text, cte="quoted-printable")
@@ -178,6 +162,19 @@ def preview(message: EmailMessage) -> str:
 
 
 # --- sending -------------------------------------------------------------------------------
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """Log in with AUTH PLAIN in UTF-8 (RFC 4616) when the server offers it: smtplib's own
+    ``login`` cannot encode a password beyond ASCII. Other servers get ``client.login``."""
+    client.ehlo_or_helo_if_needed()
+    if "PLAIN" not in client.esmtp_features.get("auth", "").upper().split():
+        client.login(username, password)
+        return
+    token = base64.b64encode(f"\0{username}\0{password}".encode("utf-8")).decode("ascii")
+    code, response = client.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, response)
 
 
 def send(message: EmailMessage, config: Config) -> None:
@@ -198,7 +195,7 @@ def send(message: EmailMessage, config: Config) -> None:
             if smtp.security == "starttls":
                 client.starttls(context=context)
             if smtp.username and password is not None:
-                client.login(smtp.username, password)
+                _login(client, smtp.username, password)
             refused = client.send_message(message)
         if refused:
             raise DigestError(f"{where} refused {', '.join(sorted(refused))}; check digest.to")
@@ -208,6 +205,8 @@ def send(message: EmailMessage, config: Config) -> None:
         raise DigestError(f"{where} rejected the login of {smtp.username}; check the password") from None
     except smtplib.SMTPNotSupportedError as exc:
         raise DigestError(f"{where} does not support {exc}; check smtp.security") from None
+    except UnicodeEncodeError:
+        raise DigestError(f"{where} offers no AUTH PLAIN, which a password beyond ASCII needs") from None
     except smtplib.SMTPRecipientsRefused as exc:
         raise DigestError(f"{where} refused every recipient ({', '.join(exc.recipients)}); check digest.to") from None
     except smtplib.SMTPResponseException as exc:

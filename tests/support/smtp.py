@@ -82,7 +82,7 @@ def _authenticator(server: Server):
         )
         if ok:
             server.logins.append(USERNAME)
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)
 
     return check
 
@@ -100,11 +100,12 @@ def smtp_server(security: str, folder: Path) -> Iterator[Server]:
         certificate.configure_cert(context)
         server.ca_file = folder / "smtp-test-ca.pem"
         ca.cert_pem.write_to_path(str(server.ca_file))
-        kwargs.update(authenticator=_authenticator(server), auth_require_tls=True)
+        kwargs.update(authenticator=_authenticator(server))
         if security == "starttls":
-            kwargs.update(tls_context=context, require_starttls=True)
+            kwargs.update(tls_context=context, require_starttls=True, auth_require_tls=True)
         else:
-            kwargs.update(ssl_context=context)
+            # aiosmtpd 1.4 only counts STARTTLS as TLS; the whole connection is TLS here
+            kwargs.update(ssl_context=context, auth_require_tls=False)
     controller = Controller(_Handler(server), hostname=server.host, port=server.port, **kwargs)
     controller.start()
     try:

@@ -293,6 +293,21 @@ order by correspondent
 """
 
 
+@migrations()
+def m004_fts_update_trigger_on_text_only(db: sqlite_utils.Database) -> None:
+    """Re-index a message's text only when its text changes: threading updates
+    conversation_id, direction and kind of many rows, which must not rewrite the index."""
+    db.execute("drop trigger if exists messages_au")
+    db.execute(
+        'CREATE TRIGGER "messages_au" AFTER UPDATE OF "subject", "body_text" ON "messages" BEGIN\n'
+        '  INSERT INTO "messages_fts" ("messages_fts", rowid, "subject", "body_text") '
+        "VALUES('delete', old.rowid, old.\"subject\", old.\"body_text\");\n"
+        '  INSERT INTO "messages_fts" (rowid, "subject", "body_text") '
+        'VALUES (new.rowid, new."subject", new."body_text");\n'
+        "END"
+    )
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

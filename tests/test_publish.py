@@ -238,7 +238,7 @@ def test_thread_page_reads_like_a_conversation(french):
     assert "reponse-ministere.pdf (47,1 Ko, application/pdf)" in text
     assert "20/02/2024 15:30" in text
     # the quoted part is folded away, not lost
-    assert re.search(r"<details><summary>…</summary><pre>Le 10 janv", response.text)
+    assert re.search(r"<details><summary>Texte cité</summary><pre>Le 10 janv", response.text)
     assert "/tracker/correspondents/interieur" in page.links
 
 
@@ -474,7 +474,7 @@ def test_table_search_is_accent_folded(french):
 
 def test_csp_header_on_every_page(french):
     paths = ["/", "/tracker", "/tracker/threads", "/tracker/threads/t-sante-1", "/tracker/search?q=x",
-             "/tracker/threads.json", "/-/static/app.css"]
+             "/tracker/threads.json", "/-/static/app.css", "/tracker-static/tracker.css"]
     for path, response in zip(paths, fetch_many(french, paths)):
         csp = response.headers["content-security-policy"]
         assert "script-src 'self' 'sha256-" in csp and "'unsafe-inline'" not in csp.split("style-src")[0]

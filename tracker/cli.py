@@ -106,8 +106,12 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, verbose: bool)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
 @click.option("--workers", type=int, default=None, help="Parser processes (default: one per core).")
+@click.option("--batch-size", type=click.IntRange(1), default=400, hidden=True,
+              help="Messages per transaction (tests and benchmarks).")
 @click.pass_obj
-def import_(obj: Context, paths: tuple[Path, ...], quiet: bool, workers: int | None) -> None:
+def import_(
+    obj: Context, paths: tuple[Path, ...], quiet: bool, workers: int | None, batch_size: int
+) -> None:
     """Import Maildir folders, mbox files or .eml files (or folders of them).
 
     Importing the same files again adds nothing. Messages that cannot be parsed
@@ -126,13 +130,13 @@ def import_(obj: Context, paths: tuple[Path, ...], quiet: bool, workers: int | N
     progress = Progress(not quiet)
     try:
         items = local.items(list(paths), lambda source, folder: store.known_locations(db, source, folder))
-        with ingest.Ingester(db, obj.config, workers=workers) as ingester:
+        with ingest.Ingester(db, obj.config, workers=workers, batch_size=batch_size) as ingester:
             summary = ingester.run(items, progress=progress)
     except local.SourceError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         progress.done()
-    threading.rethread(db, obj.config, summary.new_message_ids)
+    threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
     if not quiet:
         click.echo(
             f"{summary.new} imported, {summary.known} already known, "
@@ -262,7 +266,7 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
       tracker sync
       */15 * * * *  cd /srv/tracker && tracker sync --quiet    # crontab
     """
-    from . import lock, threading
+    from . import lock, store, threading
     from .sources import imap
 
     quiet = quiet or obj.quiet
@@ -274,7 +278,7 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
                 summary = imap.sync(db, obj.config, progress=progress, workers=workers)
             finally:
                 progress.done()
-            threading.rethread(db, obj.config, summary.new_message_ids)
+            threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
     except lock.Locked as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
@@ -384,6 +388,59 @@ def mark(obj: Context, thread: str, answered_on: str | None, closed: bool, reope
         raise click.ClickException(str(exc)) from None
     if not obj.quiet:
         click.echo(f"{tid}: {action} recorded")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; beyond loopback only with [auth] password_hashes set.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.pass_obj
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the tracker in the browser with Datasette (threads, search, ready-made questions).
+
+    \b
+    Examples:
+      tracker serve                      # http://127.0.0.1:8001/
+      tracker serve --port 8010          # behind a reverse proxy: set base_url in the config
+    """
+    from . import publish
+
+    try:
+        publish.check_host(obj.config, host)
+        click.echo(f"Serving {obj.config.database} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+        publish.serve(obj.config, host=host, port=port)
+    except publish.PublishError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on (127.0.0.1).")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Build the demo here and keep it (default: a temporary folder, removed on exit).")
+@click.pass_obj
+def demo(obj: Context, port: int, folder: Path | None) -> None:
+    """Build a database from the bundled demo mailbox (no server or account needed) and serve
+    it on 127.0.0.1.
+
+    \b
+    Examples:
+      tracker demo                        # then open http://127.0.0.1:8001/
+      tracker demo --port 8002 --dir demo-data
+    """
+    import tempfile
+
+    from . import demo as demo_module
+    from . import publish
+
+    with tempfile.TemporaryDirectory(prefix="tracker-demo-") as scratch:
+        target = folder or Path(scratch)
+        click.echo(f"Building the demo database in {target} ...", err=True)
+        config = config_module.load(demo_module.build(target))
+        click.echo(f"Serving the demo on http://127.0.0.1:{port}/ (Ctrl+C to stop)", err=True)
+        try:
+            publish.serve(config, host="127.0.0.1", port=port)
+        except publish.PublishError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def main() -> None:

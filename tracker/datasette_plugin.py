@@ -200,6 +200,13 @@ def asgi_wrapper(datasette):
 
 
 @hookimpl
+def extra_css_urls(datasette):
+    if _settings(datasette) is None:
+        return []
+    return [datasette.urls.path(f"/{publish.STATIC_MOUNT}/tracker.css")]
+
+
+@hookimpl
 def forbidden(datasette, request, message):
     settings = _settings(datasette)
     if settings and settings.get("auth") and not request.actor:

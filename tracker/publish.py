@@ -35,6 +35,7 @@ from .config import Config
 
 DATABASE_NAME = "tracker"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "datasette"
+STATIC_MOUNT = "tracker-static"
 NEVER_SERVED = ("raw_messages",)
 HIDDEN = (
     "raw_messages",
@@ -242,6 +243,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "feed": ("Flux Atom des nouvelles réponses", "Atom feed of new replies"),
     "unmatched_waiting": ("messages attendent d'être rattachés à un fil", "messages wait to be attached to a thread"),
     "total": ("Total", "Total"),
+    "quoted": ("Texte cité", "Quoted text"),
+    "unanswered": ("Sans réponse", "Unanswered"),
     "oldest_overdue": ("Les plus anciennes lettres en retard", "The oldest overdue letters"),
     "marks": ("Annotations manuelles", "Manual marks"),
     "in_message": ("message", "message"),
@@ -387,10 +390,10 @@ order by m.date desc
             "description": (
                 "Messages reçus qu'aucun fil n'a pu accueillir avec certitude (pas d'en-tête de "
                 "réponse, plusieurs lettres possibles). Une personne doit décider : "
-                "tracker mark FIL attach MESSAGE-ID."
+                "tracker mark FIL --message MESSAGE-ID."
                 if fr else
                 "Incoming messages no thread could take with certainty (no reply headers, several "
-                "possible letters). A person should decide: tracker mark THREAD attach MESSAGE-ID."
+                "possible letters). A person should decide: tracker mark THREAD --message MESSAGE-ID."
             ),
             "sql": """
 select m.date, c.name as correspondent, m.from_name, m.from_address, m.subject, m.kind,
@@ -570,6 +573,7 @@ def make_datasette(config: Config, *, base_url: str | None = None):
     ds = Datasette(
         metadata=metadata(config),
         template_dir=str(TEMPLATES),
+        static_mounts=[(STATIC_MOUNT, str(TEMPLATES / "static"))],
         settings={
             "base_url": prefix,
             "allow_download": False,

@@ -110,6 +110,7 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
         "subject": subject,
         "coalition": config.coalition_name,
         "week": iso_week(now),
+        "week_number": now.isocalendar()[1],
         "today": i18n.format_date(now, language),
         "due_soon_days": config.digest.due_soon_days,
         "overdue": [_thread_row(t, config) for t in overdue],

@@ -93,6 +93,13 @@ LABELS: dict[str, dict[str, str]] = {
         "fr": "Suivi des courriers de {coalition}, semaine {week}.",
         "en": "Correspondence of {coalition}, week {week}.",
     },
+    "digest.heading": {
+        "fr": "{coalition} · suivi des courriers au {date} (semaine {week})",
+        "en": "{coalition} · correspondence as of {date} (week {week})",
+    },
+    "digest.sent_on": {"fr": "envoyé le {date}", "en": "sent {date}"},
+    "digest.due_on": {"fr": "échéance le {date}", "en": "due {date}"},
+    "column.dates": {"fr": "dates", "en": "dates"},
     "digest.overdue.title": {"fr": "Courriers en retard", "en": "Overdue letters"},
     "digest.overdue.none": {"fr": "Aucun courrier en retard.", "en": "No overdue letters."},
     "digest.due_soon.title": {

@@ -16,6 +16,7 @@ ignores case, accents, typographic apostrophes and the French space before ":".
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -87,64 +88,88 @@ READ_RECEIPT_SUBJECTS = ("lu :", "lu:", "non lu :", "read:", "not read:", "geles
 
 # Subjects of acknowledgements of receipt, anywhere in the subject.
 ACK_SUBJECTS = (
-    "accusé de réception", "accusé réception", "accuse reception", "[ar]", "a.r.",
-    "confirmation de réception", "confirmation de dépôt", "confirmation de votre demande",
-    "demande enregistrée", "demande bien reçue", "votre demande a bien été",
-    "votre message a bien été", "votre courrier a bien été", "votre saisine",
+    "accusé de réception", "accusé réception", "[ar]", "confirmation de réception",
+    "confirmation de dépôt", "demande enregistrée", "demande bien reçue",
+    "votre demande a bien été", "votre message a bien été", "votre courrier a bien été",
     "acknowledgement of receipt", "acknowledgment of receipt", "receipt confirmation",
     "we have received your", "eingangsbestätigung",
 )
-# ... and "AR" opening the subject: "AR : votre courrier", "AR - demande n° 12".
-ACK_SUBJECT_RE = r"^ar\s*[:\-–]"
+# ... and "AR" opening the subject: "AR : votre courrier", "A.R. - demande n° 12". Not
+# "votre saisine" nor "confirmation de votre demande": ministries title real answers so.
+ACK_SUBJECT_RE = r"^(?:ar|a\.r\.)\s*[:\-]"
 
-# Body phrases (regular expressions on folded text: no accents, lower case) saying the
-# message was received: an acknowledgement, or the opening of a real answer.
+# Body phrases, found anywhere in the sender's own words (case, accents and apostrophes
+# do not matter). Plain phrases, not regular expressions: they are checked on every row
+# at each rethread, and a substring test is a hundred times faster than a regex search.
+
+# The message was received: an acknowledgement, or the opening of a real answer.
 ACK_PHRASES = (
-    r"accus\w* (de |bonne )?reception", r"avons bien (recu|pris connaissance)",
-    r"a bien ete (recu|enregistr|transmis|pris en compte)",
-    r"a ete (enregistr|transmis|pris en compte)", r"bien recu votre", r"date de reception",
-    r"acknowledge[sd]? (the )?receipt", r"confirm(s|ing)? receipt", r"we have received your",
-    r"has been received", r"your (request|message|letter) has been", r"eingang (ihrer|ihres)",
+    "accuse reception", "accuse de reception", "accuse bonne reception", "accusons reception",
+    "accusons bonne reception", "accusons de reception", "avons bien reçu",
+    "avons bien pris connaissance", "a bien été reçu", "a bien été enregistré",
+    "a bien été transmis", "a bien été pris en compte", "a été enregistré", "a été transmis",
+    "a été pris en compte", "bien reçu votre", "date de réception",
+    "acknowledge receipt", "acknowledges receipt", "acknowledged receipt",
+    "acknowledge the receipt", "confirm receipt", "confirms receipt", "confirming receipt",
+    "we have received your", "has been received", "your request has been",
+    "your message has been", "your letter has been", "eingang ihrer", "eingang ihres",
 )
-# Body phrases that promise an answer later: an acknowledgement, not the answer.
+# An answer will come later: an acknowledgement, not the answer.
 PROMISE_PHRASES = (
-    r"sera (trait|examin|etudi|instruit|transmis|analys)", r"dans les meilleurs delais",
-    r"dans les plus brefs delais", r"reponse vous sera", r"vous sera (apport|adress|communiqu)",
-    r"nous (vous )?(repondrons|reviendrons)", r"service competent", r"decision implicite",
-    r"ne manquer\w* pas de", r"will be (processed|answered|handled|reviewed)",
-    r"(we|someone) will (get back|reply|respond)", r"as soon as possible",
+    "sera traité", "sera examiné", "sera étudié", "sera instruit", "sera transmis",
+    "sera analysé", "dans les meilleurs délais", "dans les plus brefs délais",
+    "réponse vous sera", "vous sera apporté", "vous sera adressé", "vous sera communiqué",
+    "nous vous répondrons", "nous répondrons", "nous reviendrons", "service compétent",
+    "décision implicite", "ne manquera pas de", "ne manqueront pas de",
+    "will be processed", "will be answered", "will be handled", "will be reviewed",
+    "we will get back", "we will reply", "we will respond", "as soon as possible",
 )
-# Body phrases of a machine: the message says it was written automatically.
+# A machine wrote this message and says so.
 AUTOMATIC_PHRASES = (
-    r"message (est )?(genere )?automatique", r"(courriel|mail|e-mail) automatique",
-    r"reponse automatique", r"genere automatiquement", r"envoye automatiquement",
-    r"automatically (generated|sent)", r"automated (message|response|reply)",
-    r"this is an auto(matic|mated)",
+    "message automatique", "message est automatique", "courriel automatique",
+    "mail automatique", "réponse automatique", "généré automatiquement",
+    "envoyé automatiquement", "automatically generated", "automatically sent",
+    "automated message", "automated response", "automated reply", "this is an automatic",
 )
-# Body phrases of someone away.
+# Someone is away (read in automatic messages only: "le ministre est en déplacement" is
+# ordinary prose in a real answer).
 AWAY_PHRASES = (
-    r"je suis (actuellement )?absente?", r"je serai absente?", r"actuellement absente?",
-    r"en conges?\b", r"de retour (le|au|a partir)", r"hors du bureau", r"en deplacement",
-    r"acces limite", r"out of (the )?office", r"on (annual )?leave", r"on vacation",
-    r"i will be back", r"i am (currently )?away", r"limited access to (my )?e-?mail",
-    r"abwesend",
+    "je suis absent", "je serai absent", "actuellement absent", "en congé", "de retour le",
+    "de retour au", "de retour à partir", "hors du bureau", "en déplacement", "accès limité",
+    "out of office", "out of the office", "on leave", "on annual leave", "on vacation",
+    "i will be back", "i am away", "i am currently away", "limited access to", "abwesend",
 )
 # An acknowledgement with more than this much own text (quotes removed) is a real answer.
 ACK_MAX_CHARS = 900
+# Only the opening of a body is read.
+BODY_SCAN_CHARS = 6000
 
 KINDS = ("letter", "reply", "auto_reply", "acknowledgement", "bounce", "other")
 
 
+# str.replace is many times faster than str.translate here
+_TYPOGRAPHY = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("œ", "oe"), ("æ", "ae"))
+
+
+def _strip_accents(text: str) -> str:
+    if text.isascii():
+        return text
+    for typographic, plain in _TYPOGRAPHY:
+        if typographic in text:
+            text = text.replace(typographic, plain)
+    # NFKD splits "é" into "e" and an accent; dropping what is not ASCII drops the accents
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
 def fold(text: str | None) -> str:
-    """Lower case, no accents, plain apostrophes, single spaces: what every list is matched on."""
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.replace("\u2019", "'").replace("\u00a0", " ").replace("\u202f", " ")
-    return re.sub(r"\s+", " ", text).strip().lower()
+    """Lower case, ASCII (no accents), plain apostrophes, single spaces: what every list is
+    matched on. C-speed steps only: it runs on every stored row at each rethread."""
+    return " ".join(_strip_accents(text or "").lower().split())
 
 
 def _any(patterns: Iterable[str]) -> re.Pattern:
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+    # \b before the alternatives that start a word: the search fails fast inside words
+    return re.compile("|".join(rf"(?:\b{p})" if p[:1].isalnum() else f"(?:{p})" for p in patterns))
 
 
 def _phrases(words: Iterable[str]) -> re.Pattern:
@@ -158,10 +183,22 @@ _WORDS = _phrases(AUTO_REPLY_SUBJECT_WORDS).pattern
 _AUTO_SUBJECT_WORD = re.compile(rf"^(?:\[(?:{_WORDS})\]|\((?:{_WORDS})\)|(?:{_WORDS})\s*(?::|$))")
 _READ_RECEIPT_SUBJECT = re.compile(r"^(?:" + _phrases(READ_RECEIPT_SUBJECTS).pattern + ")")
 _ACK_SUBJECT = _any([_phrases(ACK_SUBJECTS).pattern, ACK_SUBJECT_RE])
-_ACK_BODY = _any(ACK_PHRASES)
-_PROMISE_BODY = _any(PROMISE_PHRASES)
-_AUTOMATIC_BODY = _any(AUTOMATIC_PHRASES)
-_AWAY_BODY = _any(AWAY_PHRASES)
+
+
+class _Phrases:
+    """A folded phrase list."""
+
+    def __init__(self, phrases: Iterable[str]):
+        self.phrases = tuple(dict.fromkeys(fold(p) for p in phrases))
+
+    def found_in(self, folded_text: str) -> bool:
+        return any(phrase in folded_text for phrase in self.phrases)
+
+
+_ACK_BODY = _Phrases(ACK_PHRASES)
+_PROMISE_BODY = _Phrases(PROMISE_PHRASES)
+_AUTOMATIC_BODY = _Phrases(AUTOMATIC_PHRASES)
+_AWAY_BODY = _Phrases(AWAY_PHRASES)
 # On folded subjects: "RE :", "TR:", "Fwd:", "AW:", "WG:", "Rép. :", "Réf. :", "RE[2]:".
 _REPLY_PREFIX = re.compile(r"^(?:re|tr|fw|fwd|aw|wg|rep|ref)\.?\s*(?:\[\d+\])?\s*:")
 _SENT_FOLDER = re.compile(r"(?:^|[/.\s_\-\[\]])(?:" + "|".join(SENT_FOLDER_WORDS) + ")", re.I)
@@ -182,12 +219,17 @@ class _Facts:
     from_address: str
     subject: str
     body: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # folded values of the headers in HEADERS_READ
     is_delivery_report: bool
     report_actions: tuple[str, ...]
 
     def header(self, name: str) -> str:
-        return fold(str(self.headers.get(name) or ""))
+        return self.headers.get(name, "")
+
+    @functools.cached_property
+    def own(self) -> str:
+        """The sender's own words, folded (see ``_own_text``)."""
+        return _own_text(self.body)
 
 
 def _facts(
@@ -202,7 +244,11 @@ def _facts(
         from_address=(from_address or "").lower(),
         subject=fold(subject),
         body=body or "",
-        headers={str(k).lower(): v for k, v in (headers or {}).items()},
+        headers={
+            name: fold(str(value))
+            for name, value in ((str(k).lower(), v) for k, v in (headers or {}).items())
+            if name in HEADERS_READ and value
+        },
         is_delivery_report=bool(is_delivery_report),
         report_actions=tuple(fold(r.action) for r in reports),
     )
@@ -253,14 +299,16 @@ def _bulk_precedence(facts: _Facts) -> bool:
 
 
 def _own_text(body: str) -> str:
-    """The sender's own words, folded: the body above the quoted letter."""
+    """The sender's own words, folded: the body above the quoted letter (and its first
+    ``BODY_SCAN_CHARS`` characters only: automatic messages are short)."""
     own = []
-    for line in (body or "").splitlines():
-        line = fold(line)
+    for line in _strip_accents(body[:BODY_SCAN_CHARS]).lower().split("\n"):
+        line = " ".join(line.split())
         if _QUOTE_START.match(line):
             break
-        own.append(line)
-    return " ".join(line for line in own if line)
+        if line:
+            own.append(line)
+    return " ".join(own)
 
 
 def _delivery_kind(facts: _Facts) -> str | None:
@@ -301,11 +349,11 @@ def _strip_prefixes(subject: str) -> str:
 
 def _automatic_kind(facts: _Facts, automatic: bool) -> str:
     """auto_reply or acknowledgement for a message a machine wrote."""
-    own = _own_text(facts.body)
-    if _ACK_SUBJECT.search(facts.subject) or _ACK_BODY.search(own):
-        if not (_AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.search(own)):
+    own = facts.own
+    if _ACK_SUBJECT.search(facts.subject) or _ACK_BODY.found_in(own):
+        if not (_AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.found_in(own)):
             return "acknowledgement"
-    if _AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.search(own) or automatic:
+    if _AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.found_in(own) or automatic:
         return "auto_reply"
     return "other"
 
@@ -324,8 +372,8 @@ def _incoming_kind(facts: _Facts) -> str:
 
     subject = facts.subject
     bare_subject = _strip_prefixes(subject)
-    own = _own_text(facts.body)
-    automatic = _auto_submitted(facts) or bool(_AUTOMATIC_BODY.search(own))
+    own = facts.own
+    automatic = _auto_submitted(facts) or bool(_AUTOMATIC_BODY.found_in(own))
     if automatic:
         return _automatic_kind(facts, automatic=True)
     if _AUTO_SUBJECT.search(subject) or _AUTO_SUBJECT_WORD.match(bare_subject):
@@ -336,12 +384,12 @@ def _incoming_kind(facts: _Facts) -> str:
         return "acknowledgement"  # "Accusé de réception : ..." is not someone's "RE :"
     if _bulk_precedence(facts):
         return _automatic_kind(facts, automatic=False)
-    if _ACK_BODY.search(own):
+    if _ACK_BODY.found_in(own):
         # "J'accuse réception de votre courrier" opens many real answers: only a short
         # message that promises an answer later (or comes from nobody) is an acknowledgement.
         no_reply = any(w in _local_part(facts.from_address) for w in NO_REPLY_SENDERS)
         short = len(own) <= ACK_MAX_CHARS
-        if short and (_PROMISE_BODY.search(own) or no_reply):
+        if short and (_PROMISE_BODY.found_in(own) or no_reply):
             return "acknowledgement"
     return "reply"
 

@@ -106,7 +106,6 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
         ]
     )
     return {
-        "lang": language,
         "subject": subject,
         "coalition": config.coalition_name,
         "week": iso_week(now),
@@ -126,12 +125,10 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
 
 def render(context: dict[str, Any], config: Config) -> tuple[str, str]:
     """(HTML, text) of the digest from ``templates/email/digest.html`` and ``digest.txt``."""
-    language = config.language
-    env = report.environment()
-    helpers = {"t": lambda key, **kw: i18n.t(key, language, **kw)}
-    html = env.get_template("email/digest.html").render(**context, **helpers)
-    text = env.get_template("email/digest.txt").render(**context, **helpers)
-    return html, text
+    return (
+        report.render_template("email/digest.html", config.language, **context),
+        report.render_template("email/digest.txt", config.language, **context),
+    )
 
 
 def compose(

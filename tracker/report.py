@@ -348,6 +348,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def render_template(name: str, language: str, **context: Any) -> str:
+    """Render ``templates/<name>`` with ``lang`` and ``t(key, **params)`` in ``language``."""
+    return environment().get_template(name).render(
+        lang=language, t=lambda key, **params: i18n.t(key, language, **params), **context
+    )
+
+
 def _day(moment: datetime | None, config: Config) -> str:
     return moment.astimezone(config.tz).date().isoformat() if moment else ""
 
@@ -454,9 +461,9 @@ def render_unanswered(report: Unanswered, config: Config, fmt: str = "text") -> 
             parts.append(i18n.t("report.bounced.none", language))
         return "\n".join(parts) + "\n"
     if fmt == "html":
-        return environment().get_template("report/unanswered.html").render(
-            lang=language,
-            t=lambda key, **kw: i18n.t(key, language, **kw),
+        return render_template(
+            "report/unanswered.html",
+            language,
             when=when,
             overdue=overdue,
             bounced=bounced,
@@ -501,9 +508,9 @@ def render_responsiveness(
         table = _text_table(headers, [[r[c] for c in RESPONSIVENESS_COLUMNS] for r in cells])
         return f"{title}\n\n{table}\n"
     if fmt == "html":
-        return environment().get_template("report/responsiveness.html").render(
-            lang=language,
-            t=lambda key, **kw: i18n.t(key, language, **kw),
+        return render_template(
+            "report/responsiveness.html",
+            language,
             when=when,
             headers=headers,
             rows=cells,

@@ -105,6 +105,8 @@ def test_first_sync_inbox_and_sent_is_read_only(tmp_path, dovecot_module):
     states = {s.folder: s for s in syncstate.folder_states(db)}
     assert states["INBOX"].last_uid == 60 and states["Sent"].last_uid == 15
     assert states["INBOX"].last_new == 60 and states["INBOX"].last_success_at
+    # Dovecot advertises CONDSTORE: the sync enabled it and keeps each folder's HIGHESTMODSEQ
+    assert states["INBOX"].highestmodseq and states["Sent"].highestmodseq
     keys = {r[0] for r in db.execute("select key from message_locations where folder = 'INBOX'")}
     assert keys == {f"{states['INBOX'].uidvalidity}:{uid}" for uid in range(1, 61)}
     # BODY.PEEK: the server still has every message unread

@@ -599,6 +599,7 @@ class _Leaf:
     disposition: str
     filename: str
     raw: bytes | memoryview
+    headers_only: bool = False  # an enclosed message of which only the headers were kept
 
 
 def _fix_latin1(text: str) -> str:
@@ -727,9 +728,18 @@ def _stdlib_leaves(raw: bytes, defects: list[str]) -> list[_Leaf]:
         part, depth = stack.pop()
         ctype = part.get_content_type()
         payload = part.get_payload()
+        headers_only = False
         if ctype.startswith("message/") and isinstance(payload, list):
-            # rfc822: the enclosed message; delivery-status: its blocks of fields
-            body = b"\n".join(sub.as_bytes() for sub in payload)
+            if ctype == "message/delivery-status":
+                body = b"\n".join(sub.as_bytes() for sub in payload)  # its blocks of fields
+            else:
+                # re-serializing a whole enclosed message costs seconds on absurd ones:
+                # keep its headers (a bounce's original Message-ID), not an attachment
+                body = b"".join(
+                    f"{name}: {value}\n".encode("utf-8", "surrogateescape")
+                    for sub in payload[:1] for name, value in sub.items()
+                )
+                headers_only = True
         elif isinstance(payload, list):
             if depth >= MAX_DEPTH:
                 defects.append(f"MIME parts nested deeper than {MAX_DEPTH} levels not read")
@@ -753,6 +763,7 @@ def _stdlib_leaves(raw: bytes, defects: list[str]) -> list[_Leaf]:
                 disposition=part.get_content_disposition() or "",
                 filename=decode_words(str(filename)),
                 raw=body,
+                headers_only=headers_only,
             )
         )
     return leaves
@@ -1057,7 +1068,7 @@ def _read_body(raw: bytes, message: ParsedMessage, defects: list[str]) -> None:
             continue
         if ctype in ("message/rfc822", "message/global", "text/rfc822-headers"):
             enclosed_headers.append(bytes(leaf.raw[:MAX_HEADER_BYTES]))
-            if ctype == "text/rfc822-headers":
+            if ctype == "text/rfc822-headers" or leaf.headers_only:
                 continue
         is_attachment = leaf.disposition == "attachment" or bool(leaf.filename)
         if ctype in ("text/plain", "text/html") and not is_attachment:

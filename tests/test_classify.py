@@ -269,6 +269,29 @@ RULES = [
     ),
     ("a postmaster is a mail system", message("Votre message", sender="postmaster@x.gouv.fr"), "bounce"),
     ("Non remis subject, but nothing automatic", message("Non remis : le dossier"), "reply"),
+    ("A.R. opening the subject", message("A.R. - demande n° 2025-12"), "acknowledgement"),
+    ("an A.R.S. is an agency, not an A.R.", message("Votre courrier à l'A.R.S. d'Île-de-France"), "reply"),
+    ("a real answer titled 'Votre saisine du ...'", message("Votre saisine du 3 octobre 2025"), "reply"),
+    (
+        "a real answer titled 'Confirmation de votre demande de rendez-vous'",
+        message("Confirmation de votre demande de rendez-vous", "Le ministre vous recevra le 4 novembre."),
+        "reply",
+    ),
+    (
+        "a real answer discussing 'la réponse automatique' of a service",
+        message(body="La réponse automatique du téléservice sera corrigée d'ici décembre."),
+        "reply",
+    ),
+    (
+        "no accents where French wants them, a typographic apostrophe",
+        message("Votre message", "Ceci est un message automatique : nous accusons reception de l\u2019envoi."),
+        "acknowledgement",
+    ),
+    (
+        "decomposed accents (macOS) and a non-breaking space",
+        message("Re\u0301ponse automatique\u00a0: Votre courrier", "Je suis absente."),
+        "auto_reply",
+    ),
 ]
 
 

@@ -20,6 +20,7 @@ from tracker.status import (
     add_working_days,
     decide,
     due_date,
+    holiday_calendar,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -86,9 +87,15 @@ def test_working_days_of_a_subdivision_use_its_own_holidays():
     assert add_working_days(date(2025, 12, 24), 1, "FR-57") == date(2025, 12, 29)
 
 
-def test_an_unknown_holiday_calendar_is_a_clear_error():
-    with pytest.raises(ValueError, match='"XX" is not a known country code.*"FR"'):
-        add_deadline(paris("2025-10-03 10:00"), Deadline(5, "working_days"), "XX", PARIS)
+@pytest.mark.parametrize("code", ["XX", "FR-99"])
+def test_an_unknown_holiday_calendar_is_a_clear_error(code):
+    with pytest.raises(ValueError, match=f'"{code}" is not a known country code.*"FR"'):
+        add_deadline(paris("2025-10-03 10:00"), Deadline(5, "working_days"), code, PARIS)
+
+
+def test_holiday_calendars_are_built_once():
+    assert holiday_calendar("FR") is holiday_calendar(" fr ")
+    assert holiday_calendar("FR") is not holiday_calendar("FR-57")
 
 
 # --- add_deadline: time zones, end of day ----------------------------------------------------

@@ -124,12 +124,14 @@ PROMISE_PHRASES = (
     "will be processed", "will be answered", "will be handled", "will be reviewed",
     "we will get back", "we will reply", "we will respond", "as soon as possible",
 )
-# A machine wrote this message and says so.
+# A machine wrote this message and says so. Not "réponse automatique" alone: a real answer
+# may discuss "la réponse automatique" of some service.
 AUTOMATIC_PHRASES = (
     "message automatique", "message est automatique", "courriel automatique",
-    "mail automatique", "réponse automatique", "généré automatiquement",
-    "envoyé automatiquement", "automatically generated", "automatically sent",
-    "automated message", "automated response", "automated reply", "this is an automatic",
+    "mail automatique", "ceci est une réponse automatique", "réponse automatique à votre",
+    "généré automatiquement", "envoyé automatiquement", "automatically generated",
+    "automatically sent", "automated message", "automated response", "automated reply",
+    "this is an automatic",
 )
 # Someone is away (read in automatic messages only: "le ministre est en déplacement" is
 # ordinary prose in a real answer).

@@ -48,18 +48,22 @@ END_OF_DAY = time(23, 59, 59)
 # --- deadlines -----------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=32)
 def holiday_calendar(code: str) -> holidays_package.HolidayBase:
     """The public holidays of ``code``: a country ("FR") or a country and subdivision
     ("FR-57" for Alsace-Moselle). Cached; years are filled in as they are asked for."""
     country, _, subdivision = (code or "").strip().partition("-")
-    country = country.upper()
+    return _calendar(country.upper(), subdivision or None)
+
+
+@functools.lru_cache(maxsize=32)
+def _calendar(country: str, subdivision: str | None) -> holidays_package.HolidayBase:
     try:
-        return holidays_package.country_holidays(country, subdiv=subdivision or None)
+        return holidays_package.country_holidays(country, subdiv=subdivision)
     except NotImplementedError:
+        code = f"{country}-{subdivision}" if subdivision else country
         raise ValueError(
-            f'holidays = "{code}" is not a known country code; use an ISO 3166 code '
-            f'such as "FR" (or "FR-57" for Alsace-Moselle) in [deadlines]'
+            f'holidays = "{code}" is not a known country code (or subdivision); use an ISO 3166 '
+            f'code such as "FR" (or "FR-57" for Alsace-Moselle) in [deadlines]'
         ) from None
 
 

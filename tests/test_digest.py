@@ -235,3 +235,15 @@ def test_english_digest(imported, tmp_path):
     message = digest.run(store.open_db(config.database), config, now=MONDAY, dry_run=True).message
     assert message["Subject"] == "2 overdue letters, 1 reply this week"
     assert "Falling due in the next 14 days" in message.get_body(("html",)).get_content()
+
+
+def test_a_digest_waits_for_a_running_sync(imported, tmp_path):
+    from tracker import lock
+
+    with smtp_server("none", tmp_path) as server:
+        config_path, config, _ = configured(imported, tmp_path, smtp_section(server))
+        with lock.run_lock(config.database, "sync"):
+            result = CliRunner().invoke(cli, ["--config", str(config_path), "digest"])
+        assert result.exit_code == 75
+        assert "another tracker run is in progress" in result.output
+        assert server.messages == [] and recorded(config) == []

@@ -1424,6 +1424,189 @@ def generate(out: Path, *, seed: int = 1, letters: int = 180, start: date = date
     return generator.write(out)
 
 
+# ---------------------------------------------------------------------------- benchmarks
+
+_BULK_STYLES = [("utf-8", "8bit"), ("utf-8", "quoted-printable"), ("utf-8", "base64"),
+                ("iso-8859-1", "quoted-printable"), ("iso-8859-1", "8bit"),
+                ("windows-1252", "quoted-printable"), ("windows-1252", "8bit")]
+
+
+_Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_Q_TABLE = [chr(b) if b in _Q_SAFE else "_" if b == 32 else f"={b:02X}" for b in range(256)]
+
+
+def _fast_header(text: str, charset: str = "utf-8") -> str:
+    """RFC 2047 Q-encoding in 40-byte words: email.header is quadratic and dominates bulk runs."""
+    if text.isascii():
+        return text
+    data = text.encode(charset, "replace")
+    out, position = [], 0
+    while position < len(data):
+        size = 40
+        while True:
+            end = min(len(data), position + size)
+            while charset == "utf-8" and end < len(data) and (data[end] & 0xC0) == 0x80:
+                end -= 1  # never split a UTF-8 sequence between two words
+            word = "".join(_Q_TABLE[b] for b in data[position:end])
+            if len(word) <= 60 or size <= 8:
+                break
+            size -= 8
+        out.append(f"=?{charset}?q?{word}?=")
+        position = end
+    return "\n ".join(out)
+
+
+def _pdf_pool(rng: random.Random) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """Base64-encoded PDFs, log-spaced from 50 KB to 2 MB, and a few of 3-6 MB."""
+
+    def one(size: int, number: int) -> tuple[int, bytes]:
+        text = (f"{COALITION_NAME}\n\nCourrier n° {number}\n\n" + "\n\n".join(ANSWERS))
+        pdf = make_pdf(text, f"Courrier {number}", padding=rng.randbytes(max(0, size - 4000)))
+        return len(pdf), base64.encodebytes(pdf)
+
+    steps = 40
+    normal = [one(int(50_000 * 40 ** (i / (steps - 1))), i) for i in range(steps)]
+    large = [one(3_000_000 + i * 1_000_000, 100 + i) for i in range(4)]
+    return normal, large
+
+
+def generate_bulk(out: Path, messages: int, *, seed: int = 1) -> None:
+    """Write ``messages`` realistic messages as a Maildir directly at ``out`` (INBOX ``cur/``,
+    Sent ``.Sent/cur/``), for benchmarks; deterministic for a seed.
+
+    Size mix: most messages 2-20 KB; about 4% carry a PDF of 50 KB-2 MB (median ~80 KB); one in
+    4,000 a PDF of 3-6 MB. Letters, reminders, replies with and without In-Reply-To, automatic
+    acknowledgements, out-of-office replies and newsletters, in UTF-8, ISO-8859-1 and
+    windows-1252 (8bit, quoted-printable, base64). Addresses match ``tracker/demo/tracker.toml``.
+    """
+    rng = random.Random(seed)
+    out = Path(out)
+    for folder in (out, out / ".Sent"):
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+    normal_pdfs, large_pdfs = _pdf_pool(rng)
+    filler = PROBLEMS + ANSWERS + ASKS + [GENERIC_ANSWER]
+    # about 2.3 messages per letter; a letter every few hours over as many years as needed
+    letters_needed = max(1, messages // 2)
+    years = max(2, messages // 8000)
+    start = datetime(2026 - years, 1, 5, 9, 0, tzinfo=PARIS)
+    step = years * 365 * 86400 / letters_needed
+    written = 0
+    sequence = 0
+    counter = 0
+
+    def size_target() -> int:
+        return int(min(20_000, max(1_600, rng.lognormvariate(8.7, 0.6))))
+
+    def text_of(opening: str, target: int) -> str:
+        parts = [opening]
+        length = len(opening)
+        while length < target:
+            paragraph = filler[rng.randrange(len(filler))]
+            parts.append(paragraph)
+            length += len(paragraph) + 2
+        return "\n\n".join(parts) + "\n"
+
+    def pdf_part() -> bytes | None:
+        roll = rng.random()
+        if roll < 1 / 4000:
+            size, data = large_pdfs[rng.randrange(len(large_pdfs))]
+        elif roll < 0.04:
+            size, data = normal_pdfs[min(len(normal_pdfs) - 1, int(rng.random() ** 3 * len(normal_pdfs)))]
+        else:
+            return None
+        return (b"Content-Type: application/pdf; name=\"Courrier.pdf\"\n"
+                b"Content-Disposition: attachment; filename=\"Courrier.pdf\"\n"
+                b"Content-Transfer-Encoding: base64\n\n" + data)
+
+    def write(folder: str, when: datetime, head: list[str], text: str, html: bool = False) -> None:
+        nonlocal written, sequence
+        if written >= messages:
+            return
+        charset, cte = _BULK_STYLES[rng.randrange(len(_BULK_STYLES))]
+        part = text_part(text, charset, cte)
+        attachment = pdf_part()
+        if html:
+            part = multipart("alternative", f"alt{sequence:08d}", [part, text_part(html_of(text), "utf-8", "quoted-printable", "html")])
+        if attachment is not None:
+            part = multipart("mixed", f"mix{sequence:08d}", [part, attachment])
+        raw = ("\n".join(head) + "\nMIME-Version: 1.0\n").encode() + part
+        stamp = int(when.timestamp())
+        path = (out if folder == "INBOX" else out / ".Sent") / "cur" / f"{stamp}.M{sequence:06d}P{seed}.{HOST}-bulk"
+        path.write_bytes(raw)
+        os.utime(path, (stamp, stamp))
+        written += 1
+        sequence += 1
+
+    while written < messages:
+        counter += 1
+        sent = _later(start, counter * step + rng.randrange(-3600, 3600))
+        if sent.hour < 8 or sent.hour > 19:
+            sent = sent.replace(hour=rng.randrange(9, 19))
+        topic, short = TOPICS[rng.randrange(len(TOPICS))]
+        subject = f"{short}{CONTEXTS[rng.randrange(len(CONTEXTS))]} (dossier {counter})"
+        name, sender, title = COALITION_SENDERS[rng.randrange(2)]
+        to = rng.sample(BODIES, rng.choice([1, 1, 1, 2]))
+        letter_id = f"{sent.strftime('%Y%m%d%H%M%S')}.{counter:08x}@{COALITION_DOMAIN}"
+        ref = f"CET-{sent.year}-{counter:05d}"
+        write("Sent", sent, [
+            f"Message-ID: <{letter_id}>", f"Date: {_header_date(sent)}", f"From: {address(name, sender)}",
+            "To: " + ", ".join(b.to for b in to), f"Subject: {_fast_header(subject)}",
+        ], text_of(f"{to[0].salutation},\n\nNous souhaitons appeler votre attention sur {topic}. "
+                   f"N/Réf : {ref}", size_target()))
+        for body in to:
+            domain = body.domains[0] if body.domains else body.to.split("@")[1]
+            if rng.random() < 0.12:
+                at = _later(sent, rng.randrange(60, 3600))
+                write("INBOX", at, [
+                    f"Message-ID: <ar.{counter}.{body.short[:3].encode('ascii', 'ignore').decode() or 'x'}{rng.getrandbits(24):06x}@{domain}>",
+                    f"Date: {_header_date(at, utc=True)}", f"From: {body.noreply or body.to}",
+                    f"To: {sender}", f"Subject: {_fast_header('Accusé de réception : ' + subject)}",
+                    f"In-Reply-To: <{letter_id}>",
+                ], f"Votre envoi (objet : {subject}) a bien été reçu. Ceci est un message automatique.\n")
+            if rng.random() < 0.05:
+                at = _later(sent, rng.randrange(20, 600))
+                write("INBOX", at, [
+                    f"Message-ID: <oof.{counter}.{rng.getrandbits(32):08x}@{domain}>",
+                    f"Date: {_header_date(at)}", f"From: {body.to}", f"To: {sender}",
+                    f"Subject: {_fast_header('Réponse automatique : ' + subject)}",
+                    f"In-Reply-To: <{letter_id}>", "Auto-Submitted: auto-replied",
+                ], "Je suis absent(e) du bureau et n'ai qu'un accès limité à ma messagerie.\n")
+            chain = [letter_id]
+            if rng.random() < 0.15:
+                at = _later(sent, rng.randrange(35, 60) * 86400)
+                reminder_id = f"{at.strftime('%Y%m%d%H%M%S')}.r{counter:07x}@{COALITION_DOMAIN}"
+                write("Sent", at, [
+                    f"Message-ID: <{reminder_id}>", f"Date: {_header_date(at)}",
+                    f"From: {address(name, sender)}", f"To: {body.to}",
+                    f"Subject: {_fast_header('Relance : ' + subject)}",
+                    f"In-Reply-To: <{letter_id}>", f"References: <{letter_id}>",
+                ], text_of(f"{body.salutation},\n\nNous revenons vers vous au sujet de notre courrier "
+                           f"(N/Réf : {ref}).", size_target()))
+                chain.append(reminder_id)
+            if rng.random() < max(0.3, body.answer):
+                at = _later(sent, rng.lognormvariate(0, 0.6) * body.median_days * 86400 + 86400)
+                staff_name, staff_address = body.staff[rng.randrange(len(body.staff))] if body.staff else (body.short, body.to)
+                head = [
+                    f"Message-ID: <rep.{counter}.{rng.getrandbits(40):010x}@{domain}>",
+                    f"Date: {_header_date(at)}", f"From: {address(staff_name, staff_address)}",
+                    f"To: {address(name, sender)}",
+                    f"Subject: {_fast_header(rng.choice(['RE : ', 'TR : ', 'Réf. : ', 'RE: ']) + subject)}",
+                ]
+                if rng.random() < 0.65:
+                    head += [f"In-Reply-To: <{chain[-1]}>", "References: " + " ".join(f"<{m}>" for m in chain)]
+                write("INBOX", at, head, text_of(f"Objet : {subject}\nV/Réf : {ref}\n\nMadame,",
+                                                 size_target()), html=body.mailer == "outlook")
+        if rng.random() < 0.04:
+            at = _later(sent, 3600)
+            write("INBOX", at, [
+                f"Message-ID: <news.{counter}@lettre.vie-publique.example.fr>", f"Date: {_header_date(at)}",
+                "From: La lettre de vie-publique <newsletter@vie-publique.example.fr>",
+                f"To: {COALITION_ADDRESSES[0]}", f"Subject: {_fast_header('La lettre de vie-publique n°' + str(counter))}",
+                "List-Unsubscribe: <https://vie-publique.example.fr/desinscription>", "Precedence: bulk",
+            ], text_of("Au sommaire de ce numéro :", size_target()), html=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m tracker.demo.generate OUT [--letters N] [--seed S] [--bulk N]``."""
     parser = argparse.ArgumentParser(

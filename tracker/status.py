@@ -20,6 +20,10 @@ Decisions (see also DESIGN.md, "Thread status"):
   after it, are ignored.
 - A letter sent after a thread was closed by hand reopens it: the coalition
   wrote again, so it expects an answer again.
+- A bounce stays only until the next letter: a reminder that is not bounced in
+  turn was delivered, so the thread is awaiting a reply again.
+- An acknowledgement or a bounce stamped up to ``CLOCK_SKEW`` (15 minutes) before a
+  letter is taken as coming after it: machines answer in seconds, clocks differ.
 - An answered thread keeps the ``due_at`` its answer met or missed (the clock of
   the letters it answered), so reports can tell late answers; ``overdue`` is false
   and ``first_unanswered_at`` is ``None``.
@@ -165,6 +169,10 @@ class ThreadState:
 
 # At the same instant a letter goes before what answers it.
 _ORDER = {"letter": 0, "bounce": 1, "acknowledgement": 2, "auto_reply": 3, "reply": 4, "other": 5}
+# Machines acknowledge and bounce within seconds, and clocks differ: a bounce or an
+# acknowledgement stamped up to this long before a letter is taken as coming after it.
+CLOCK_SKEW = timedelta(minutes=15)
+_INSTANT_KINDS = ("acknowledgement", "bounce")
 
 
 def decide(
@@ -185,6 +193,8 @@ def decide(
     for event in events:
         when = _aware(event.date)
         if when <= as_of:
+            if event.kind in _INSTANT_KINDS:
+                when += CLOCK_SKEW
             timeline.append((when, _ORDER.get(event.kind, 9), event.kind, event.message_id))
     for mark in marks:
         if mark.action not in MARK_ACTIONS:
@@ -204,7 +214,8 @@ def decide(
             last_letter_at = when
             if first_unanswered_at is None:  # a reminder does not restart the clock
                 first_unanswered_at = clock_start = when
-            closed = False
+            closed = False  # writing again reopens a thread closed by hand
+            bounced = False  # only a new bounce says this letter failed too
         elif kind == "reply":
             last_reply_at = when
             first_unanswered_at = None
@@ -217,9 +228,6 @@ def decide(
             closed = True
         elif kind == "mark:reopened":
             closed = False
-        if kind == "letter":
-            # a delivered reminder after a bounce: only a new bounce says it failed again
-            bounced = False
 
     due_at = add_deadline(clock_start, deadline, holidays, tz) if clock_start else None
     if closed:

@@ -1,7 +1,8 @@
 """XOAUTH2 login (Gmail, Microsoft 365): the token comes from oauth2_token_command, fresh each
 run, and goes to the server in an AUTHENTICATE XOAUTH2 exchange; it is never logged or shown.
 
-Driven through imapclient's TestableIMAPClient (no network), like imapclient's own tests."""
+Driven through imapclient's TestableIMAPClient (no network), like imapclient's own tests, and
+once end to end against Dovecot's oauth2 passdb with a local token introspection endpoint."""
 
 from __future__ import annotations
 
@@ -76,3 +77,55 @@ def test_a_rejected_token_is_a_login_error_without_the_token(tmp_path):
     message = str(failure.value)
     assert "refused the login" in message and "oauth2_token_command" in message
     assert TOKEN not in message
+
+
+def test_xoauth2_sync_against_dovecot(tmp_path):
+    """End to end: Dovecot's oauth2 passdb asks a local introspection endpoint about the token
+    the command printed; the sync then runs as with a password."""
+    import json
+    import tempfile
+    import threading
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from tests.support.dovecot import Dovecot, french_letters
+    from tracker import store
+
+    tokens: list[str] = []
+
+    class Introspection(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            tokens.append(form["token"][0])
+            body = json.dumps({"active": form["token"][0] == TOKEN, "username": "user1"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Introspection)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    server = Dovecot(
+        Path(tempfile.mkdtemp(prefix="tracker-dovecot-")),
+        oauth2_introspection_url=f"http://127.0.0.1:{httpd.server_port}/introspect",
+    ).start()
+    try:
+        user = server.add_user()
+        server.deliver(user, french_letters(5, seed=41))
+        script = tmp_path / "token.py"
+        script.write_text(f"print('{TOKEN}')\n")
+        toml = server.mailbox_toml(user).replace(
+            'password_env = "TRACKER_TEST_IMAP_PASSWORD"',
+            f'oauth2_token_command = "{sys.executable} {script}"',
+        )
+        config = config_module.load(write_config(tmp_path, toml))
+        summary = imap.sync(store.open_db(config.database), config, workers=1)
+        assert summary.new == 5
+        assert tokens == [TOKEN]
+    finally:
+        server.stop()
+        httpd.shutdown()

@@ -50,7 +50,7 @@ protocols = imap
 listen = 127.0.0.1
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 default_internal_user = nobody
@@ -69,6 +69,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/users
 }}
+{extra}
 userdb {{
   driver = passwd-file
   args = username_format=%u {d}/users
@@ -173,6 +174,7 @@ class Dovecot:
         *,
         tls: bool = False,
         mailboxes: dict[str, str] | None = None,
+        oauth2_introspection_url: str | None = None,
     ) -> None:
         self.root = Path(root)
         self.port = free_port()
@@ -181,6 +183,8 @@ class Dovecot:
         # name -> special-use flag ("" for none); auto-created in every account
         self.mailboxes = {"Sent": "\\Sent"} if mailboxes is None else mailboxes
         self.ca = None
+        # XOAUTH2 logins checked by POSTing the token to this URL (RFC 7662 introspection)
+        self.oauth2_url = oauth2_introspection_url
         self._users = itertools.count(1)
         self.nobody = pwd.getpwnam("nobody")
         self._write_config()
@@ -208,12 +212,22 @@ class Dovecot:
             + "    auto = create\n  }"
             for name, flag in self.mailboxes.items()
         )
+        mechanisms, extra = "", ""
+        if self.oauth2_url:
+            mechanisms = " xoauth2 oauthbearer"
+            (self.root / "oauth2.conf.ext").write_text(
+                f"introspection_mode = post\nintrospection_url = {self.oauth2_url}\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            )
+            extra = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                     f"  args = {self.root}/oauth2.conf.ext\n}}\n")
         (self.root / "users").write_text(
             "".join(f"user{n}:{{PLAIN}}{PASSWORD}::::::\n" for n in range(1, USERS + 1))
         )
         (self.root / "dovecot.conf").write_text(
             _CONF.format(
-                d=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl, mailboxes=boxes
+                d=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl, mailboxes=boxes,
+                mechanisms=mechanisms, extra=extra,
             ),
             encoding="utf-8",
         )

@@ -10,6 +10,7 @@ only picks a thread when one candidate is clearly best.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -49,13 +50,14 @@ _DATE = (
     r"(?:(?P<d1>1er|\d{1,2})\s+(?P<m1>[a-zéû]+)\s+(?P<y1>\d{4})"
     r"|(?P<d2>\d{1,2})\s*[/.-]\s*(?P<m2>\d{1,2})\s*[/.-]\s*(?P<y2>\d{4}|\d{2})\b)"
 )
-# "votre courrier du 3 octobre 2024", "votre lettre en date du 03/10/2024", "your letter of 3 October 2024"
-_CITED = re.compile(
-    _NOUN + r"s?\b[^.\n]{0,60}?\b(?:du|of|dated)\s+(?:le\s+)?" + _DATE, re.I
-)
+# "votre courrier du 3 octobre 2024", "votre lettre en date du 03/10/2024", "your letter of 3 October 2024":
+# find "du <date>" first (cheap), then look for the noun just before it
+_CITED = re.compile(r"\b(?:du|of|dated)\s+(?:le\s+)?" + _DATE, re.I)
+_DIGITS = re.compile(r"[0-9]{2}")
+_NOUN_BEFORE = re.compile(_NOUN + r"s?\b[^.\n]{0,60}$", re.I)
+# N/Réf, V/Réf, Réf., notre référence, vos réf. : every label ends in "réf"
 _REF_LABEL = re.compile(
-    r"(?:\b[NV]\s*/\s*r[ée]f(?:[ée]rence)?s?|\b(?:notre|votre|vos|nos)\s+r[ée]f(?:[ée]rence)?s?|"
-    r"\br[ée]f(?:[ée]rence)?s?)\s*\.?\s*:?\s*(?:n\s*°\s*)?(?P<ref>[A-Z0-9][A-Z0-9/_.-]*\d[A-Z0-9/_.-]*)",
+    r"r[ée]f(?:[ée]rence)?s?\s*\.?\s*:?\s*(?:n\s*°\s*)?(?P<ref>[A-Z0-9][A-Z0-9/_.-]*\d[A-Z0-9/_.-]*)",
     re.I,
 )
 # a reference number standing alone: CAB/2024/1234, DGS-2024-0173, COLL/24/017
@@ -65,7 +67,7 @@ _OBJET = re.compile(r"^[\s>]*(?:objet|obj\.|subject|sujet)\s*:\s*(?P<text>.+)$",
 WEIGHTS = {"s": 3, "d": 4, "r": 5}
 THRESHOLD = 3  # at least one subject, date or reference in common
 MARGIN = 2  # and clearly ahead of the next candidate
-BODY_LIMIT = 6000  # evidence sits near the top: the first screens of a body are enough
+BODY_LIMIT = 3000  # evidence sits near the top: the first screen of a body is enough
 
 
 def _fold(text: str) -> str:
@@ -74,6 +76,7 @@ def _fold(text: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=65536)
 def subject_key(subject: str | None) -> str:
     """The subject without reply / forward / reminder / auto-reply prefixes, case- and
     accent-folded, spaces collapsed: what a letter and its answers have in common."""
@@ -101,7 +104,14 @@ def _year(text: str) -> int:
 def cited_dates(text: str) -> set[str]:
     """The letter dates an answer cites ("votre courrier du 3 octobre 2024"), as YYYY-MM-DD."""
     found: set[str] = set()
-    for match in _CITED.finditer(text or ""):
+    text = text or ""
+    starts = sorted({max(0, m.start() // 16 * 16 - 40) for m in _DIGITS.finditer(text)})
+    matches = []
+    for start in starts:  # only around the years: bodies are long, cited dates few
+        matches.extend(_CITED.finditer(text, start, min(len(text), start + 80)))
+    for match in {m.start(): m for m in matches}.values():
+        if not _NOUN_BEFORE.search(text, max(0, match.start() - 80), match.start()):
+            continue
         try:
             if match.group("d1"):
                 day = 1 if match.group("d1").lower() == "1er" else int(match.group("d1"))
@@ -121,7 +131,9 @@ def cited_dates(text: str) -> set[str]:
 def references(text: str) -> set[str]:
     """Reference numbers in a text (after "N/Réf", "V/Réf", "Réf." or standing alone)."""
     found = {m.group("ref").upper().rstrip("./-") for m in _REF_LABEL.finditer(text or "")}
-    found |= {m.group(0).upper() for m in _REF_TOKEN.finditer(text or "") if sum(c.isdigit() for c in m.group(0)) >= 3}
+    for word in (text or "").split():
+        if ("/" in word or "-" in word or "_" in word) and sum(c.isdigit() for c in word) >= 3:
+            found |= {m.group(0).upper() for m in _REF_TOKEN.finditer(word)}
     return {ref for ref in found if len(ref) >= 4}
 
 

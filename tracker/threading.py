@@ -130,26 +130,29 @@ def rethread(
     config: Config,
     changed_message_ids: Iterable[str] | None = None,
     *,
-    reclassify: bool | None = None,
+    reclassify: bool = False,
 ) -> None:
     """Re-derive conversations and threads touched by ``changed_message_ids`` (all when None).
 
     A config whose correspondents, coalition or calendar changed since the last run
-    re-derives everything, whatever ``changed_message_ids`` says. ``reclassify`` (default:
-    on a full rethread) re-derives each message's direction and kind from its stored row.
+    re-derives everything, whatever ``changed_message_ids`` says, and re-classifies the
+    stored rows (``classify.classify_row``) first; so does ``reclassify``.
     """
     sync_correspondents(db, config)
     fingerprint = _fingerprint(config)
-    stored = db.execute("select value from threading_state where key = 'config'").fetchone()
-    config_changed = stored is None or stored[0] != fingerprint
-    full = changed_message_ids is None or config_changed
-    if full:
-        if reclassify is None:
-            reclassify = changed_message_ids is None or config_changed
-        _rethread_all(db, config, reclassify)
+    stored = dict(db.execute("select key, value from threading_state").fetchall())
+    config_changed = stored.get("config") != fingerprint
+    if changed_message_ids is None or config_changed:
         with db.atomic():
-            db.execute(
-                "insert or replace into threading_state (key, value) values ('config', ?)", [fingerprint]
+            if reclassify or config_changed:
+                _reclassify(db, config)
+            if stored.get("evidence") != _evidence_version(config):
+                # a letter's date key is its local date: another time zone, other keys
+                db.execute("delete from message_keys")
+            _rethread_all(db, config)
+            db.conn.executemany(
+                "insert or replace into threading_state (key, value) values (?, ?)",
+                [("config", fingerprint), ("evidence", _evidence_version(config))],
             )
         return
     changed = [m for m in dict.fromkeys(changed_message_ids) if m]
@@ -160,15 +163,22 @@ def rethread(
         Threader(db, config).run(affected)
 
 
-def _rethread_all(db: sqlite_utils.Database, config: Config, reclassify: bool) -> None:
-    with db.atomic():
-        if reclassify:
-            _reclassify(db, config)
-        conversations.rebuild(db)
-        for table in ("thread_messages", "threads", "unmatched", "message_keys"):
-            db.execute(f"delete from {table}")
-        db.execute("delete from message_links where rel = 'original'")
-        Threader(db, config, full=True).run(None)
+EVIDENCE_VERSION = "1"
+
+
+def _evidence_version(config: Config) -> str:
+    return f"{EVIDENCE_VERSION} {config.timezone}"
+
+
+def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:
+    conversations.rebuild(db)
+    for table in ("thread_messages", "threads", "unmatched"):
+        db.execute(f"delete from {table}")
+    # what depends on the config goes; what a message says (its evidence) stays
+    for prefix in CORRESPONDENT_KEYS:
+        db.execute("delete from message_keys where key >= ? and key < ?", [prefix, prefix[:-1] + ";"])
+    db.execute("delete from message_links where rel = 'original'")
+    Threader(db, config, full=True).run(None)
 
 
 def _reclassify(db: sqlite_utils.Database, config: Config) -> None:
@@ -178,7 +188,10 @@ def _reclassify(db: sqlite_utils.Database, config: Config) -> None:
     classify_row = getattr(classify, "classify_row", None)
     if classify_row is None:
         return
-    cursor = db.execute("select * from messages")
+    cursor = db.execute(
+        "select message_id, direction, kind, from_address, subject, body_text, headers, "
+        "is_delivery_report, delivery_reports, folders from messages"
+    )
     columns = [d[0] for d in cursor.description]
     updates = []
     for values in cursor:
@@ -191,6 +204,10 @@ def _reclassify(db: sqlite_utils.Database, config: Config) -> None:
 
 # --- the threader --------------------------------------------------------------------------
 
+# keys that say which correspondent a message concerns (they change with the config)
+CORRESPONDENT_KEYS = ("to:", "cc:", "from:", "bounce:")
+HORIZON = timedelta(days=550)  # an answer found by evidence answers a letter of the last 18 months
+
 
 @dataclass
 class Letter:
@@ -202,6 +219,16 @@ class Letter:
     reminder: bool
 
 
+@dataclass
+class Info:
+    date: str
+    conversation_id: str | None
+    in_reply_to: str | None
+    refs: str | None
+    kind: str
+    original: str | None
+
+
 def _chunks(items: list, size: int = 500):
     for index in range(0, len(items), size):
         yield items[index : index + size]
@@ -209,6 +236,217 @@ def _chunks(items: list, size: int = 500):
 
 def _in(values) -> str:
     return ",".join("?" * len(values))
+
+
+def group_letters(letters: Iterable[Letter], correspondent_id: str) -> dict[str, str]:
+    """letter id -> thread id: letters of one conversation, and a reminder with the latest
+    letter before it under the same subject, share a thread named after its first letter."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    ordered = sorted(letters, key=lambda l: (l.date, l.message_id))
+    first_in: dict[str, str] = {}
+    latest: dict[str, str] = {}
+    for letter in ordered:
+        if letter.conversation_id:
+            union(first_in.setdefault(letter.conversation_id, letter.message_id), letter.message_id)
+        if letter.reminder and letter.subject_key in latest:
+            union(latest[letter.subject_key], letter.message_id)
+        if letter.subject_key:
+            latest[letter.subject_key] = letter.message_id
+    first: dict[str, str] = {}
+    for letter in ordered:
+        first.setdefault(find(letter.message_id), letter.message_id)
+    return {l.message_id: thread_id(first[find(l.message_id)], correspondent_id) for l in ordered}
+
+
+class Lookup:
+    """What placing a message needs to know, read from the database (incremental runs)."""
+
+    def __init__(self, threader: "Threader") -> None:
+        self.t = threader
+
+    def info(self, message_id: str) -> Info | None:
+        rows = self.t.q(
+            "select date, conversation_id, in_reply_to, refs, kind, original_message_id from messages "
+            "where message_id = ?",
+            [message_id],
+        )
+        return Info(*rows[0]) if rows else None
+
+    def attached(self, message_id: str) -> str | None:
+        rows = self.t.q(
+            "select m.thread_id from marks m join threads t on t.id = m.thread_id where m.action = "
+            "'attach' and m.message_id = ? order by m.id desc limit 1",
+            [message_id],
+        )
+        return rows[0][0] if rows else None
+
+    def conversation_letters(self, cid: str, conversation_id: str | None) -> list[tuple[str, str, str]]:
+        """(date, letter id, thread id) of the letters to ``cid`` in a conversation, by date."""
+        if not conversation_id:
+            return []
+        return self.t.q(
+            "select m.date, m.message_id, tm.thread_id from messages m join thread_messages tm on "
+            "tm.message_id = m.message_id and tm.matched_by = 'letter' join threads t on t.id = "
+            "tm.thread_id and t.correspondent_id = ? where m.conversation_id = ? order by m.date, m.message_id",
+            [cid, conversation_id],
+        )
+
+    def copied(self, cid: str, conversation_id: str | None) -> bool:
+        if not conversation_id:
+            return False
+        return bool(
+            self.t.q(
+                "select 1 from messages m join message_keys k on k.message_id = m.message_id and "
+                "k.key = ? and k.role = 'letter' where m.conversation_id = ? limit 1",
+                [f"cc:{cid}", conversation_id],
+            )
+        )
+
+    def candidates(self, cid: str, message_id: str, since: str, until: str) -> dict[str, set[str]]:
+        """thread id -> keys it shares with the message (letters sent between since and until)."""
+        rows = self.t.q(
+            "select lk.key, tm.thread_id from message_keys pk "
+            "join message_keys lk on lk.key = pk.key and lk.role = 'letter' "
+            "join message_keys c on c.message_id = lk.message_id and c.key = ? and c.role = 'letter' "
+            "join messages l on l.message_id = lk.message_id and l.date <= ? and l.date >= ? "
+            "join thread_messages tm on tm.message_id = lk.message_id and tm.matched_by = 'letter' "
+            "join threads t on t.id = tm.thread_id and t.correspondent_id = ? "
+            "where pk.message_id = ? and pk.role = 'probe' and substr(pk.key, 1, 2) in ('s:', 'd:', 'r:')",
+            [f"to:{cid}", until, since, cid, message_id],
+        )
+        shared: dict[str, set[str]] = {}
+        for key, thread in rows:
+            shared.setdefault(thread, set()).add(key)
+        return shared
+
+    def recent_threads(self, cid: str, until: str) -> list[str]:
+        """The five threads of ``cid`` opened last before ``until`` (triage suggestions)."""
+        return [
+            r[0]
+            for r in self.t.q(
+                "select t.id from threads t join messages m on m.message_id = t.letter_message_id "
+                "where t.correspondent_id = ? and m.date <= ? order by m.date desc, t.id limit 5",
+                [cid, until],
+            )
+        ]
+
+    def letter_threads(self, cid: str, letter_ids: list[str]) -> dict[str, str]:
+        if not letter_ids:
+            return {}
+        return {
+            r[1]: r[0]
+            for r in self.t.q(
+                f"select tm.thread_id, tm.message_id from thread_messages tm join threads t on t.id = "
+                f"tm.thread_id and t.correspondent_id = ? where tm.matched_by = 'letter' and "
+                f"tm.message_id in ({_in(letter_ids)})",
+                [cid, *letter_ids],
+            )
+        }
+
+    def latest_letter_thread(self, cid: str, since: str, until: str) -> str | None:
+        rows = self.t.q(
+            "select tm.thread_id from message_keys k join messages m on m.message_id = k.message_id "
+            "join thread_messages tm on tm.message_id = m.message_id and tm.matched_by = 'letter' "
+            "join threads t on t.id = tm.thread_id and t.correspondent_id = ? "
+            "where k.key = ? and k.role = 'letter' and m.date <= ? and m.date >= ? "
+            "order by m.date desc, m.message_id desc limit 1",
+            [cid, f"to:{cid}", until, since],
+        )
+        return rows[0][0] if rows else None
+
+
+class MemoryLookup(Lookup):
+    """The same answers from memory, loaded once per correspondent (full rethreads)."""
+
+    def __init__(self, threader: "Threader", infos: dict[str, Info], keys: dict[str, list[tuple[str, str]]],
+                 attached: dict[str, str]) -> None:
+        super().__init__(threader)
+        self.infos = infos
+        self.keys = keys
+        self.attached_to = attached
+        # correspondent -> its letters, answers, bounces; and the conversations it was copied in
+        self.mine: dict[tuple[str, str], list[str]] = {}
+        self.copied_by: dict[str, set[str]] = {}
+        for message_id in sorted(keys):
+            if message_id not in infos:
+                continue
+            for key, role in keys[message_id]:
+                kind, _, cid = key.partition(":")
+                if kind in ("to", "from", "bounce"):
+                    self.mine.setdefault((kind, cid), []).append(message_id)
+                elif kind == "cc":
+                    self.copied_by.setdefault(cid, set()).add(infos[message_id].conversation_id)
+
+    def load(self, cid: str, letters: dict[str, Letter], thread_of: dict[str, str]) -> None:
+        self.by_conversation: dict[str, list[tuple[str, str, str]]] = {}
+        self.by_key: dict[str, dict[str, list[str]]] = {}  # key -> thread -> letter dates
+        self.threads_by_date: list[tuple[str, str]] = []
+        firsts: dict[str, str] = {}
+        for letter in letters.values():
+            tid = thread_of[letter.message_id]
+            if letter.conversation_id:
+                self.by_conversation.setdefault(letter.conversation_id, []).append(
+                    (letter.date, letter.message_id, tid)
+                )
+            for key, role in self.keys.get(letter.message_id, []):
+                if role == "letter" and key[:2] in ("s:", "d:", "r:"):
+                    self.by_key.setdefault(key, {}).setdefault(tid, []).append(letter.date)
+            if tid not in firsts or letter.date < firsts[tid]:
+                firsts[tid] = letter.date
+        for items in self.by_conversation.values():
+            items.sort()
+        self.threads_by_date = sorted((d, t) for t, d in firsts.items())
+        self.thread_of = thread_of
+        self.copied_in = self.copied_by.get(cid, set())
+
+    def info(self, message_id: str) -> Info | None:
+        return self.infos.get(message_id)
+
+    def attached(self, message_id: str) -> str | None:
+        return self.attached_to.get(message_id)
+
+    def conversation_letters(self, cid: str, conversation_id: str | None) -> list[tuple[str, str, str]]:
+        return self.by_conversation.get(conversation_id or "", [])
+
+    def copied(self, cid: str, conversation_id: str | None) -> bool:
+        return bool(conversation_id) and conversation_id in self.copied_in
+
+    def candidates(self, cid: str, message_id: str, since: str, until: str) -> dict[str, set[str]]:
+        shared: dict[str, set[str]] = {}
+        for key, role in self.keys.get(message_id, []):
+            if role != "probe" or key[:2] not in ("s:", "d:", "r:"):
+                continue
+            for thread, dates in self.by_key.get(key, {}).items():
+                if any(since <= d <= until for d in dates):
+                    shared.setdefault(thread, set()).add(key)
+        return shared
+
+    def recent_threads(self, cid: str, until: str) -> list[str]:
+        before = sorted((item for item in self.threads_by_date if item[0] <= until), key=lambda x: x[1])
+        before.sort(key=lambda x: x[0], reverse=True)  # latest first, ties by id (as the SQL)
+        return [t for _, t in before[:5]]
+
+    def letter_threads(self, cid: str, letter_ids: list[str]) -> dict[str, str]:
+        return {l: self.thread_of[l] for l in letter_ids if l in self.thread_of}
+
+    def latest_letter_thread(self, cid: str, since: str, until: str) -> str | None:
+        best = None
+        for conversation in self.by_conversation.values():
+            for when, letter, tid in conversation:
+                if since <= when <= until and (best is None or (when, letter) > best[:2]):
+                    best = (when, letter, tid)
+        return best[2] if best else None
 
 
 class Threader:
@@ -222,12 +460,15 @@ class Threader:
         self.resolve = Resolver(config.correspondents)
         self.by_id = {c.slug: c for c in config.correspondents}
         self.touched: set[str] = set()
+        self.lookup: Lookup = Lookup(self)
+        self.rows: list[tuple[str, str, str]] = []  # thread_messages to insert (full runs)
+        self.unmatched: list[tuple] = []
 
     def q(self, sql: str, params: Iterable = ()) -> list[tuple]:
         return self.db.execute(sql, list(params)).fetchall()
 
-    def q_in(self, sql: str, values: list, before: list | None = None) -> list[tuple]:
-        """Run ``sql`` (with one ``({in})`` placeholder) over ``values`` in chunks."""
+    def q_in(self, sql: str, values: Iterable, before: list | None = None) -> list[tuple]:
+        """Run ``sql`` (with one ``({in_})`` placeholder) over ``values`` in chunks."""
         rows: list[tuple] = []
         for chunk in _chunks(list(values)):
             rows.extend(self.q(sql.format(in_=_in(chunk)), (before or []) + chunk))
@@ -236,18 +477,24 @@ class Threader:
     # -- 1. keys -------------------------------------------------------------------------
 
     def derive_keys(self, message_ids: list[str] | None) -> None:
-        """Record correspondents and matching evidence of these messages (all when None)."""
-        where, params = "", []
+        """Record which correspondents these messages concern (all when None) and, once per
+        message, the evidence matching reads."""
         if message_ids is not None:
             if not message_ids:
                 return
-            self.q_in("delete from message_keys where message_id in ({in_})", message_ids)
+            for prefix in CORRESPONDENT_KEYS:
+                self.q_in(
+                    "delete from message_keys where key >= ? and key < ? and message_id in ({in_})",
+                    message_ids,
+                    [prefix, prefix[:-1] + ";"],
+                )
             self.q_in("delete from message_links where rel = 'original' and message_id in ({in_})", message_ids)
         sql = (
-            "select message_id, date, subject, body_text, direction, kind, from_address, "
-            "delivery_reports, original_message_id from messages "
-            "where (direction = 'outgoing' and kind = 'letter') or kind in ('reply', "
-            "'acknowledgement', 'auto_reply', 'bounce')"
+            "select message_id, date, subject, direction, kind, from_address, delivery_reports, "
+            "original_message_id, exists(select 1 from message_keys x where x.message_id = "
+            "messages.message_id and x.key = 'x:evidence') from messages "
+            "where ((direction = 'outgoing' and kind = 'letter') or kind in ('reply', "
+            "'acknowledgement', 'auto_reply', 'bounce'))"
         )
         if message_ids is None:
             rows = self.q(sql)
@@ -268,7 +515,8 @@ class Threader:
             addressed.setdefault(message_id, []).append((role, address))
         keys: list[tuple[str, str, str]] = []
         links: list[tuple[str, str, str]] = []
-        for message_id, when, subject, body, direction, kind, sender, reports, original in rows:
+        needs_evidence: dict[str, tuple[str, str, str | None]] = {}
+        for message_id, when, subject, direction, kind, sender, reports, original, known in rows:
             if direction == "outgoing" and kind == "letter":
                 to = {self.resolve(a) for role, a in addressed.get(message_id, []) if role == "to"}
                 cc = {self.resolve(a) for role, a in addressed.get(message_id, []) if role == "cc"}
@@ -276,14 +524,8 @@ class Threader:
                 cc = cc - to - {None}
                 keys += [(message_id, f"to:{c}", "letter") for c in sorted(to)]
                 keys += [(message_id, f"cc:{c}", "letter") for c in sorted(cc)]
-                if to:
-                    sent = _parse(when)
-                    keys += [
-                        (message_id, k, "letter")
-                        for k in matching.letter_keys(subject, body, sent, self.tz)
-                    ]
-                    if matching.is_reminder(subject):
-                        keys.append((message_id, "reminder", "letter"))
+                if to and not known:
+                    needs_evidence[message_id] = ("letter", subject, when)
             elif kind == "bounce":
                 failed = set()
                 for report in json.loads(reports or "[]"):
@@ -299,7 +541,9 @@ class Threader:
                 source = self.resolve(sender)
                 if source:
                     keys.append((message_id, f"from:{source}", "probe"))
-                    keys += [(message_id, k, "probe") for k in matching.probe_keys(subject, body)]
+                    if not known:
+                        needs_evidence[message_id] = ("probe", subject, None)
+        keys += self._evidence(needs_evidence)
         self.db.conn.executemany(
             "insert or ignore into message_keys (message_id, key, role) values (?, ?, ?)", keys
         )
@@ -307,88 +551,137 @@ class Threader:
             "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, ?)", links
         )
 
+    def _evidence(self, wanted: dict[str, tuple[str, str, str | None]]) -> list[tuple[str, str, str]]:
+        keys: list[tuple[str, str, str]] = []
+        ids = sorted(wanted)
+        for chunk in _chunks(ids):
+            for message_id, body in self.q(
+                f"select message_id, substr(body_text, 1, {matching.BODY_LIMIT}) from messages "
+                f"where message_id in ({_in(chunk)})",
+                chunk,
+            ):
+                role, subject, when = wanted[message_id]
+                if role == "letter":
+                    found = matching.letter_keys(subject, body, _parse(when), self.tz)
+                    if matching.is_reminder(subject):
+                        found.add("reminder")
+                else:
+                    found = matching.probe_keys(subject, body)
+                keys += [(message_id, key, role) for key in found]
+                keys.append((message_id, "x:evidence", role))
+        return keys
+
     # -- the run -------------------------------------------------------------------------
 
     def run(self, affected: set[str] | None) -> None:
         """Re-derive everything ``affected`` messages touch (everything when None)."""
         if affected is None:
             self.derive_keys(None)
-            correspondents = [c.slug for c in self.config.correspondents]
-        else:
-            affected_list = sorted(affected)
-            self.derive_keys(affected_list)
-            correspondents = sorted(
-                {
-                    key.split(":", 1)[1]
-                    for (key,) in self.q_in(
-                        "select key from message_keys where message_id in ({in_}) and "
-                        "(key like 'to:%' or key like 'from:%' or key like 'bounce:%' or key like 'cc:%')",
-                        affected_list,
-                    )
-                }
+            self._load_memory()
+            for correspondent in self.config.correspondents:
+                self.run_correspondent(correspondent.slug, None)
+            self.db.conn.executemany(
+                "insert or replace into thread_messages (thread_id, message_id, matched_by) values (?, ?, ?)",
+                self.rows,
             )
-        for correspondent_id in correspondents:
+            self.db.conn.executemany(
+                "insert or replace into unmatched (message_id, correspondent_id, candidates, reason, date) "
+                "values (?, ?, ?, ?, ?)",
+                self.unmatched,
+            )
+            self.update_statuses(None)
+            return
+        affected_list = sorted(affected)
+        self.derive_keys(affected_list)
+        concerned = {
+            key.split(":", 1)[1]
+            for (key,) in self.q_in(
+                "select key from message_keys where message_id in ({in_}) and "
+                "substr(key, 1, instr(key, ':')) in ('to:', 'from:', 'bounce:', 'cc:')",
+                affected_list,
+            )
+        }
+        for correspondent_id in sorted(concerned):
             if correspondent_id in self.by_id:
                 self.run_correspondent(correspondent_id, affected)
         self.update_statuses(sorted(self.touched))
 
+    def _load_memory(self) -> None:
+        infos = {
+            r[0]: Info(*r[1:])
+            for r in self.q(
+                "select message_id, date, conversation_id, in_reply_to, refs, kind, original_message_id "
+                "from messages where (direction = 'outgoing' and kind = 'letter') or kind in ('reply', "
+                "'acknowledgement', 'auto_reply', 'bounce')"
+            )
+        }
+        keys: dict[str, list[tuple[str, str]]] = {}
+        for message_id, key, role in self.q("select message_id, key, role from message_keys"):
+            keys.setdefault(message_id, []).append((key, role))
+        attached = {
+            r[0]: r[1]
+            for r in self.q("select message_id, thread_id from marks where action = 'attach' order by id")
+        }
+        self.memory = MemoryLookup(self, infos, keys, attached)
+        self.lookup = self.memory
+
     def run_correspondent(self, cid: str, affected: set[str] | None) -> None:
+        if affected is None:
+            letters = {m: self._letter(m) for m in self.memory.mine.get(("to", cid), [])}
+            thread_of = group_letters(letters.values(), cid)
+            self._store_threads(cid, letters, thread_of)
+            self.rows += [(tid, m, "letter") for m, tid in thread_of.items()]
+            self.memory.load(cid, letters, thread_of)
+            for message_id in self.memory.mine.get(("from", cid), []):
+                self.place_answer(cid, message_id)
+            for message_id in self.memory.mine.get(("bounce", cid), []):
+                self.place_bounce(cid, message_id)
+            return
         letters = self.letter_closure(cid, affected)
-        old_threads, new_letters = self.regroup(cid, letters)
-        answers = self.answers_to_place(cid, affected, letters, old_threads)
-        for message_id in answers:
+        moved = self.regroup(cid, letters)
+        for message_id in self.answers_to_place(cid, affected, letters, moved):
             self.place_answer(cid, message_id)
         for message_id in self.bounces_to_place(cid, affected, letters):
             self.place_bounce(cid, message_id)
 
+    def _letter(self, message_id: str) -> Letter:
+        info = self.memory.infos[message_id]
+        keys = self.memory.keys.get(message_id, [])
+        subject = next((k[2:] for k, role in keys if role == "letter" and k.startswith("s:")), "")
+        return Letter(
+            message_id, info.date, info.conversation_id, "", subject, ("reminder", "letter") in keys
+        )
+
     # -- 2. letters -> threads -------------------------------------------------------------
 
-    def _letters(self, cid: str, message_ids: list[str] | None) -> dict[str, Letter]:
-        sql = (
-            "select m.message_id, m.date, m.conversation_id, m.subject, "
+    def _letters(self, cid: str, message_ids: list[str]) -> dict[str, Letter]:
+        rows = self.q_in(
+            "select m.message_id, m.date, m.conversation_id, "
+            "(select substr(s.key, 3) from message_keys s where s.message_id = m.message_id and "
+            "s.role = 'letter' and s.key >= 's:' and s.key < 's;' limit 1), "
             "exists(select 1 from message_keys r where r.message_id = m.message_id and r.key = 'reminder') "
             "from message_keys k join messages m on m.message_id = k.message_id "
-            "where k.key = ? and k.role = 'letter'"
+            "where k.key = ? and k.role = 'letter' and m.message_id in ({in_})",
+            message_ids,
+            [f"to:{cid}"],
         )
-        if message_ids is None:
-            rows = self.q(sql, [f"to:{cid}"])
-        else:
-            rows = self.q_in(sql + " and m.message_id in ({in_})", message_ids, [f"to:{cid}"])
-        return {
-            r[0]: Letter(r[0], r[1], r[2], r[3] or "", matching.subject_key(r[3]), bool(r[4]))
-            for r in rows
-        }
+        return {r[0]: Letter(r[0], r[1], r[2], "", r[3] or "", bool(r[4])) for r in rows}
 
-    def letter_closure(self, cid: str, affected: set[str] | None) -> dict[str, Letter]:
-        """The letters to ``cid`` whose grouping the change can alter, closed over the
-        relations that group letters (conversation, subject, current thread)."""
-        if affected is None:
-            return self._letters(cid, None)
+    def letter_closure(self, cid: str, affected: set[str]) -> dict[str, Letter]:
+        """The letters to ``cid`` whose grouping the change can alter: closed over the same
+        conversation, the current thread, and reminders under the same subject."""
         found = self._letters(cid, sorted(affected))
         frontier = list(found.values())
         key = f"to:{cid}"
         while frontier:
             batch, frontier = frontier[:200], frontier[200:]
-            conversations_ = sorted({l.conversation_id for l in batch if l.conversation_id})
-            subjects = sorted({f"s:{l.subject_key}" for l in batch if l.subject_key})
-            ids = [l.message_id for l in batch]
-            more = set()
+            more: set[str] = set()
             more |= {
                 r[0]
                 for r in self.q_in(
                     "select m.message_id from messages m join message_keys k on k.message_id = "
                     "m.message_id and k.key = ? and k.role = 'letter' where m.conversation_id in ({in_})",
-                    conversations_,
-                    [key],
-                )
-            }
-            more |= {
-                r[0]
-                for r in self.q_in(
-                    "select k.message_id from message_keys k join message_keys c on c.message_id = "
-                    "k.message_id and c.key = ? and c.role = 'letter' where k.role = 'letter' and "
-                    "k.key in ({in_})",
-                    subjects,
+                    sorted({l.conversation_id for l in batch if l.conversation_id}),
                     [key],
                 )
             }
@@ -398,10 +691,36 @@ class Threader:
                     "select o.message_id from thread_messages tm join threads t on t.id = tm.thread_id "
                     "and t.correspondent_id = ? join thread_messages o on o.thread_id = tm.thread_id "
                     "and o.matched_by = 'letter' where tm.matched_by = 'letter' and tm.message_id in ({in_})",
-                    ids,
+                    [l.message_id for l in batch],
                     [cid],
                 )
             }
+            for letter in batch:
+                if not letter.subject_key:
+                    continue
+                subject = f"s:{letter.subject_key}"
+                # later reminders under this subject may now continue this letter
+                more |= {
+                    r[0]
+                    for r in self.q(
+                        "select k.message_id from message_keys k join message_keys c on c.message_id = "
+                        "k.message_id and c.key = ? and c.role = 'letter' join message_keys r on "
+                        "r.message_id = k.message_id and r.key = 'reminder' join messages m on "
+                        "m.message_id = k.message_id and m.date >= ? where k.key = ? and k.role = 'letter'",
+                        [key, letter.date, subject],
+                    )
+                }
+                if letter.reminder:  # and the letter it continues
+                    more |= {
+                        r[0]
+                        for r in self.q(
+                            "select k.message_id from message_keys k join message_keys c on c.message_id = "
+                            "k.message_id and c.key = ? and c.role = 'letter' join messages m on "
+                            "m.message_id = k.message_id and m.date <= ? where k.key = ? and "
+                            "k.role = 'letter' order by m.date desc, m.message_id desc limit 2",
+                            [key, letter.date, subject],
+                        )
+                    }
             more -= set(found)
             if more:
                 fresh = self._letters(cid, sorted(more))
@@ -409,102 +728,73 @@ class Threader:
                 frontier.extend(fresh.values())
         return found
 
-    def regroup(self, cid: str, letters: dict[str, Letter]) -> tuple[set[str], set[str]]:
-        """Group ``letters`` into threads and store the grouping; return the thread ids the
-        letters were in before and the ids they are in now."""
-        parent: dict[str, str] = {}
-
-        def find(x: str) -> str:
-            while parent.get(x, x) != x:
-                parent[x] = parent.get(parent[x], parent[x])
-                x = parent[x]
-            return x
-
-        def union(a: str, b: str) -> None:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-
-        ordered = sorted(letters.values(), key=lambda l: (l.date, l.message_id))
-        by_conversation: dict[str, str] = {}
-        by_subject: dict[str, list[Letter]] = {}
-        for letter in ordered:
-            if letter.conversation_id:
-                first = by_conversation.setdefault(letter.conversation_id, letter.message_id)
-                union(first, letter.message_id)
-            if letter.reminder and letter.subject_key and by_subject.get(letter.subject_key):
-                # a reminder continues the latest letter under the same subject
-                union(by_subject[letter.subject_key][-1].message_id, letter.message_id)
-            if letter.subject_key:
-                by_subject.setdefault(letter.subject_key, []).append(letter)
-        groups: dict[str, list[Letter]] = {}
-        for letter in ordered:
-            groups.setdefault(find(letter.message_id), []).append(letter)
-        new_of: dict[str, str] = {}
-        rows = []
-        for members in groups.values():
-            first = members[0]  # ordered by date
-            tid = thread_id(first.message_id, cid)
-            for letter in members:
-                new_of[letter.message_id] = tid
-            rows.append(
-                {
-                    "id": tid,
-                    "correspondent_id": cid,
-                    "correspondent": self.by_id[cid].name,
-                    "subject": first.subject,
-                    "subject_key": first.subject_key,
-                    "conversation_id": first.conversation_id,
-                    "letter_message_id": first.message_id,
-                }
+    def _store_threads(self, cid: str, letters: dict[str, Letter], thread_of: dict[str, str]) -> None:
+        firsts: dict[str, Letter] = {}
+        for letter in sorted(letters.values(), key=lambda l: (l.date, l.message_id)):
+            firsts.setdefault(thread_of[letter.message_id], letter)
+        subjects = dict(
+            self.q_in(
+                "select message_id, subject from messages where message_id in ({in_})",
+                sorted(l.message_id for l in firsts.values()),
             )
+        )
+        self.db.conn.executemany(
+            "insert or replace into threads (id, correspondent_id, correspondent, subject, subject_key, "
+            "conversation_id, letter_message_id) values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (tid, cid, self.by_id[cid].name, subjects.get(first.message_id) or "", first.subject_key,
+                 first.conversation_id, first.message_id)
+                for tid, first in firsts.items()
+            ],
+        )
+        self.touched |= set(firsts)
+
+    def regroup(self, cid: str, letters: dict[str, Letter]) -> list[Letter]:
+        """Group ``letters`` into threads and store the grouping; return the letters whose
+        thread changed (new letters included). Answers of vanished threads are orphans."""
+        thread_of = group_letters(letters.values(), cid)
         ids = sorted(letters)
-        old_threads = {
-            r[0]
+        before = {
+            r[1]: r[0]
             for r in self.q_in(
-                "select distinct tm.thread_id from thread_messages tm join threads t on t.id = "
+                "select tm.thread_id, tm.message_id from thread_messages tm join threads t on t.id = "
                 "tm.thread_id and t.correspondent_id = ? where tm.matched_by = 'letter' and "
                 "tm.message_id in ({in_})",
                 ids,
                 [cid],
             )
         }
-        new_threads = set(new_of.values())
+        old_threads, new_threads = set(before.values()), set(thread_of.values())
         gone = sorted(old_threads - new_threads)
-        self._orphans: list[str] = []
-        if gone:
-            self._orphans = [
-                r[0]
-                for r in self.q_in(
-                    "select message_id from thread_messages where matched_by != 'letter' and "
-                    "thread_id in ({in_})",
-                    gone,
-                )
-            ]
-            self.q_in("delete from thread_messages where thread_id in ({in_})", gone)
-            self.q_in("delete from threads where id in ({in_})", gone)
-        if old_threads:
-            self.q_in(
-                "delete from thread_messages where matched_by = 'letter' and thread_id in ({in_})",
-                sorted(old_threads & new_threads),
+        self._orphans = [
+            r[0]
+            for r in self.q_in(
+                "select message_id from thread_messages where matched_by != 'letter' and thread_id in ({in_})",
+                gone,
             )
-        if rows:
-            self.db["threads"].upsert_all(rows, pk="id")
+        ]
+        self.q_in("delete from thread_messages where thread_id in ({in_})", gone)
+        self.q_in("delete from threads where id in ({in_})", gone)
+        for chunk in _chunks(ids):
+            self.q(
+                f"delete from thread_messages where matched_by = 'letter' and message_id in ({_in(chunk)}) "
+                f"and thread_id in (select id from threads where correspondent_id = ?)",
+                chunk + [cid],
+            )
+        self._store_threads(cid, letters, thread_of)
         self.db.conn.executemany(
             "insert or replace into thread_messages (thread_id, message_id, matched_by) values (?, ?, 'letter')",
-            [(tid, mid) for mid, tid in new_of.items()],
+            [(tid, mid) for mid, tid in thread_of.items()],
         )
-        self.touched |= new_threads
-        return old_threads, new_threads
+        return [letters[m] for m in ids if before.get(m) != thread_of[m]]
 
     # -- 3. answers -> threads -------------------------------------------------------------
 
     def answers_to_place(
-        self, cid: str, affected: set[str] | None, letters: dict[str, Letter], old_threads: set[str]
+        self, cid: str, affected: set[str], letters: dict[str, Letter], moved: list[Letter]
     ) -> list[str]:
+        """Incoming messages from ``cid`` whose place the change can alter."""
         source = f"from:{cid}"
-        if affected is None:
-            return [r[0] for r in self.q("select message_id from message_keys where key = ? and role = 'probe'", [source])]
         found: set[str] = set(self._orphans)
         found |= {
             r[0]
@@ -514,129 +804,104 @@ class Threader:
                 [source],
             )
         }
-        found |= {
-            r[0]
-            for r in self.q_in(
-                "select message_id from thread_messages where matched_by != 'letter' and "
-                "matched_by != 'bounce' and thread_id in ({in_})",
-                sorted(old_threads),
-            )
-        }
-        conversation_ids = sorted({l.conversation_id for l in letters.values() if l.conversation_id})
+        # answers in the conversations of these letters (headers)
         found |= {
             r[0]
             for r in self.q_in(
                 "select m.message_id from messages m join message_keys k on k.message_id = m.message_id "
                 "and k.key = ? and k.role = 'probe' where m.conversation_id in ({in_})",
-                conversation_ids,
+                sorted({l.conversation_id for l in letters.values() if l.conversation_id}),
                 [source],
             )
         }
-        if letters:
-            earliest = min(l.date for l in letters.values())
-            keys = sorted(
-                {
-                    r[0]
-                    for r in self.q_in(
-                        "select key from message_keys where role = 'letter' and (key like 's:%' or "
-                        "key like 'd:%' or key like 'r:%') and message_id in ({in_})",
-                        sorted(letters),
-                    )
-                }
-            )
+        # answers that share evidence with a letter that is new or changed thread
+        for letter in moved:
+            keys = [
+                r[0]
+                for r in self.q(
+                    "select key from message_keys where message_id = ? and role = 'letter' and "
+                    "substr(key, 1, 2) in ('s:', 'd:', 'r:')",
+                    [letter.message_id],
+                )
+            ]
+            sent = _parse(letter.date)
             found |= {
                 r[0]
                 for r in self.q_in(
                     "select k.message_id from message_keys k join message_keys f on f.message_id = "
                     "k.message_id and f.key = ? and f.role = 'probe' join messages m on m.message_id = "
-                    "k.message_id and m.date >= ? where k.role = 'probe' and k.key in ({in_})",
+                    "k.message_id and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
                     keys,
-                    [source, _iso(_parse(earliest) - SLACK)],
+                    [source, _iso(sent - SLACK), _iso(sent + HORIZON)],
                 )
             }
         # what a person attached to these threads
+        threads = sorted(
+            {
+                r[0]
+                for r in self.q_in(
+                    "select thread_id from thread_messages where matched_by = 'letter' and message_id in ({in_})",
+                    sorted(letters),
+                )
+            }
+        )
         found |= {
             r[0]
-            for r in self.q_in(
-                "select message_id from marks where action = 'attach' and thread_id in ({in_})",
-                sorted(set(self._new_threads_cache(letters))),
-            )
+            for r in self.q_in("select message_id from marks where action = 'attach' and thread_id in ({in_})", threads)
         }
         return sorted(found)
 
-    def _new_threads_cache(self, letters: dict[str, Letter]) -> list[str]:
-        return [
-            r[0]
-            for r in self.q_in(
-                "select distinct thread_id from thread_messages where matched_by = 'letter' and message_id in ({in_})",
-                sorted(letters),
-            )
-        ]
-
-    def _forget(self, message_id: str, matched_by: tuple[str, ...]) -> None:
-        rows = self.q(
-            f"select thread_id from thread_messages where message_id = ? and matched_by in ({_in(matched_by)})",
-            [message_id, *matched_by],
-        )
-        self.touched |= {r[0] for r in rows}
-        self.db.execute(
-            f"delete from thread_messages where message_id = ? and matched_by in ({_in(matched_by)})",
-            [message_id, *matched_by],
-        )
-        self.db.execute("delete from unmatched where message_id = ?", [message_id])
+    def _forget(self, message_id: str, matched_by: tuple[str, ...], cid: str | None = None) -> None:
+        if self.full:
+            return  # a full run starts from empty tables
+        where = f"message_id = ? and matched_by in ({_in(matched_by)})"
+        params = [message_id, *matched_by]
+        if cid is not None:
+            where += " and thread_id in (select id from threads where correspondent_id = ?)"
+            params.append(cid)
+        self.touched |= {r[0] for r in self.q(f"select thread_id from thread_messages where {where}", params)}
+        self.db.execute(f"delete from thread_messages where {where}", params)
+        if cid is None:
+            self.db.execute("delete from unmatched where message_id = ?", [message_id])
 
     def _attach(self, thread: str, message_id: str, how: str) -> None:
+        self.touched.add(thread)
+        if self.full:
+            self.rows.append((thread, message_id, how))
+            return
         self.db.execute(
             "insert or replace into thread_messages (thread_id, message_id, matched_by) values (?, ?, ?)",
             [thread, message_id, how],
         )
-        self.touched.add(thread)
 
     def place_answer(self, cid: str, message_id: str) -> None:
         """Put one incoming message from ``cid`` in its thread, or in ``unmatched``."""
         self._forget(message_id, ("header", "evidence", "mark"))
-        row = self.q(
-            "select date, conversation_id, in_reply_to, refs, kind from messages where message_id = ?",
-            [message_id],
-        )
-        if not row:
+        info = self.lookup.info(message_id)
+        if info is None or info.kind not in REPLY_KINDS:
             return
-        when, conversation_id, in_reply_to, refs, kind = row[0]
-        if kind not in REPLY_KINDS:
-            return
-        attached = self.q(
-            "select m.thread_id from marks m join threads t on t.id = m.thread_id where m.action = "
-            "'attach' and m.message_id = ? order by m.id desc limit 1",
-            [message_id],
-        )
+        attached = self.lookup.attached(message_id)
         if attached:
-            self._attach(attached[0][0], message_id, "mark")
+            self._attach(attached, message_id, "mark")
             return
         # headers: a letter of this conversation opened a thread for this correspondent
-        in_conversation = self.q(
-            "select tm.thread_id, m.message_id, m.date from messages m join thread_messages tm on "
-            "tm.message_id = m.message_id and tm.matched_by = 'letter' join threads t on t.id = "
-            "tm.thread_id and t.correspondent_id = ? where m.conversation_id = ? order by m.date, m.message_id",
-            [cid, conversation_id],
-        ) if conversation_id else []
+        in_conversation = self.lookup.conversation_letters(cid, info.conversation_id)
         if in_conversation:
-            pointed = set(conversations.targets(message_id, in_reply_to, refs))
+            pointed = set(conversations.targets(message_id, info.in_reply_to, info.refs))
             direct = [r for r in in_conversation if r[1] in pointed]
-            before = [r for r in in_conversation if r[2] <= when]
-            choice = (direct or before or in_conversation)[-1][0]
-            self._attach(choice, message_id, "header")
+            before = [r for r in in_conversation if r[0] <= info.date]
+            self._attach((direct or before or in_conversation)[-1][2], message_id, "header")
             return
-        copied = self.q(
-            "select 1 from messages m join message_keys k on k.message_id = m.message_id and k.key = ? "
-            "and k.role = 'letter' where m.conversation_id = ? limit 1",
-            [f"cc:{cid}", conversation_id],
-        ) if conversation_id else []
-        candidates = self.candidates(cid, message_id, when)
+        copied = self.lookup.copied(cid, info.conversation_id)
+        when = _parse(info.date)
+        until, since = _iso(when + SLACK), _iso(when - HORIZON)
+        shared = self.lookup.candidates(cid, message_id, since, until)
+        candidates = [matching.score(matching.Candidate(t), keys) for t, keys in shared.items()]
         best, ranked = matching.decide_match(candidates)
         if best is not None and not copied:
             self._attach(best.thread_id, message_id, "evidence")
             return
-        if kind == "auto_reply":
+        if info.kind == "auto_reply":
             return  # an out-of-office that matches nothing is not worth a person's triage
         if copied:
             reason = "from a body that was only copied (Cc) on the letter; attach it only if it answers"
@@ -644,55 +909,23 @@ class Threader:
             reason = "no letter to this correspondent shares a subject, date or reference with it"
         else:
             reason = "several threads match equally well"
-        if not ranked:
-            ranked = [
-                matching.Candidate(r[0], 0, [], r[1] or "")
-                for r in self.q(
-                    "select id, last_letter_at from threads where correspondent_id = ? and "
-                    "opened_at <= ? order by opened_at desc, id limit 5",
-                    [cid, _iso(_parse(when) + SLACK)],
-                )
-            ]
-        self.db.execute(
-            "insert or replace into unmatched (message_id, correspondent_id, candidates, reason, date) "
-            "values (?, ?, ?, ?, ?)",
-            [
-                message_id,
-                cid,
-                json.dumps(
-                    [{"thread_id": c.thread_id, "score": c.score, "evidence": c.evidence} for c in ranked[:10]],
-                    ensure_ascii=False,
-                ),
-                reason,
-                when,
-            ],
-        )
-
-    def candidates(self, cid: str, message_id: str, when: str) -> list[matching.Candidate]:
-        """Threads of ``cid`` with a letter sent before ``when`` that shares evidence with
-        the message."""
-        rows = self.q(
-            "select lk.key, tm.thread_id from message_keys pk "
-            "join message_keys lk on lk.key = pk.key and lk.role = 'letter' "
-            "join message_keys c on c.message_id = lk.message_id and c.key = ? and c.role = 'letter' "
-            "join messages l on l.message_id = lk.message_id and l.date <= ? "
-            "join thread_messages tm on tm.message_id = lk.message_id and tm.matched_by = 'letter' "
-            "join threads t on t.id = tm.thread_id and t.correspondent_id = ? "
-            "where pk.message_id = ? and pk.role = 'probe' and (pk.key like 's:%' or pk.key like 'd:%' "
-            "or pk.key like 'r:%')",
-            [f"to:{cid}", _iso(_parse(when) + SLACK), cid, message_id],
-        )
-        shared: dict[str, set[str]] = {}
-        for key, thread in rows:
-            shared.setdefault(thread, set()).add(key)
-        return [matching.score(matching.Candidate(t), keys) for t, keys in shared.items()]
+        suggestions = [{"thread_id": c.thread_id, "score": c.score, "evidence": c.evidence} for c in ranked[:10]]
+        if not suggestions:
+            suggestions = [{"thread_id": t, "score": 0, "evidence": []} for t in self.lookup.recent_threads(cid, until)]
+        row = (message_id, cid, json.dumps(suggestions, ensure_ascii=False), reason, info.date)
+        if self.full:
+            self.unmatched.append(row)
+        else:
+            self.db.execute(
+                "insert or replace into unmatched (message_id, correspondent_id, candidates, reason, date) "
+                "values (?, ?, ?, ?, ?)",
+                list(row),
+            )
 
     # -- 4. bounces ------------------------------------------------------------------------
 
-    def bounces_to_place(self, cid: str, affected: set[str] | None, letters: dict[str, Letter]) -> list[str]:
+    def bounces_to_place(self, cid: str, affected: set[str], letters: dict[str, Letter]) -> list[str]:
         key = f"bounce:{cid}"
-        if affected is None:
-            return [r[0] for r in self.q("select message_id from message_keys where key = ? and role = 'bounce'", [key])]
         found = {
             r[0]
             for r in self.q_in(
@@ -714,57 +947,31 @@ class Threader:
 
     def place_bounce(self, cid: str, message_id: str) -> None:
         """Put a bounce in the thread of the letter it reports, for the failed correspondent."""
-        rows = self.q(
-            "select tm.thread_id from thread_messages tm join threads t on t.id = tm.thread_id "
-            "where tm.message_id = ? and tm.matched_by = 'bounce' and t.correspondent_id = ?",
-            [message_id, cid],
-        )
-        for (thread,) in rows:
-            self.touched.add(thread)
-            self.db.execute(
-                "delete from thread_messages where thread_id = ? and message_id = ?", [thread, message_id]
-            )
-        when, in_reply_to, refs, original = self.q(
-            "select date, in_reply_to, refs, original_message_id from messages where message_id = ?",
-            [message_id],
-        )[0]
-        pointed = [original] + conversations.targets(message_id, in_reply_to, refs)
-        pointed = [p for p in pointed if p]
-        thread = None
-        if pointed:
-            found = self.q(
-                f"select tm.thread_id, tm.message_id from thread_messages tm join threads t on t.id = "
-                f"tm.thread_id and t.correspondent_id = ? where tm.matched_by = 'letter' and "
-                f"tm.message_id in ({_in(pointed)})",
-                [cid, *pointed],
-            )
-            order = {p: i for i, p in enumerate(pointed)}
-            if found:
-                thread = min(found, key=lambda r: order[r[1]])[0]
-        if thread is None and not original:
+        self._forget(message_id, ("bounce",), cid)
+        info = self.lookup.info(message_id)
+        if info is None:
+            return
+        pointed = [info.original] + conversations.targets(message_id, info.in_reply_to, info.refs)
+        pointed = [p for p in dict.fromkeys(pointed) if p]
+        threads = self.lookup.letter_threads(cid, pointed)
+        thread = next((threads[p] for p in pointed if p in threads), None)
+        if thread is None and not info.original:
             # no id to go by: the latest letter to that body shortly before the bounce
-            found = self.q(
-                "select tm.thread_id from message_keys k join messages m on m.message_id = k.message_id "
-                "join thread_messages tm on tm.message_id = m.message_id and tm.matched_by = 'letter' "
-                "join threads t on t.id = tm.thread_id and t.correspondent_id = ? "
-                "where k.key = ? and k.role = 'letter' and m.date <= ? and m.date >= ? "
-                "order by m.date desc limit 1",
-                [cid, f"to:{cid}", _iso(_parse(when) + SLACK), _iso(_parse(when) - BOUNCE_WINDOW)],
-            )
-            thread = found[0][0] if found else None
+            when = _parse(info.date)
+            thread = self.lookup.latest_letter_thread(cid, _iso(when - BOUNCE_WINDOW), _iso(when + SLACK))
         if thread is not None:
             self._attach(thread, message_id, "bounce")
 
     # -- 5. statuses -----------------------------------------------------------------------
 
-    def update_statuses(self, thread_ids: list[str]) -> None:
-        """Decide and store the status of these threads, as of now."""
-        existing = {
-            r[0]: r[1]
-            for r in self.q_in("select id, correspondent_id from threads where id in ({in_})", thread_ids)
-        }
-        members = _members(self.db, sorted(existing))
-        marks = _marks(self.db, sorted(existing))
+    def update_statuses(self, thread_ids: list[str] | None) -> None:
+        """Decide and store the status of these threads (all when None), as of now."""
+        if thread_ids is None:
+            existing = dict(self.q("select id, correspondent_id from threads"))
+        else:
+            existing = dict(self.q_in("select id, correspondent_id from threads where id in ({in_})", thread_ids))
+        members = _members(self.db, None if thread_ids is None else sorted(existing))
+        marks = _marks(self.db, None if thread_ids is None else sorted(existing))
         now = datetime.now(timezone.utc)
         updates = []
         for tid, cid in existing.items():

@@ -5,11 +5,14 @@ Every expected value below was worked out by hand from a calendar, not computed.
 
 from __future__ import annotations
 
+import calendar
 import random
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracker.config import Deadline, parse_deadline
 from tracker.status import (
@@ -79,6 +82,26 @@ WORKING_DAYS = [
 @pytest.mark.parametrize("start,count,expected,why", WORKING_DAYS)
 def test_working_days_skip_weekends_and_french_holidays(start, count, expected, why):
     assert add_working_days(date.fromisoformat(start), count, "FR") == date.fromisoformat(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(date(2000, 1, 1), date(2060, 12, 31)), st.integers(0, 40))
+def test_months_keep_the_day_of_month_or_take_the_last_day(start, months):
+    end = add_months(start, months)
+    assert (end.year * 12 + end.month) - (start.year * 12 + start.month) == months
+    last_day = calendar.monthrange(end.year, end.month)[1]
+    assert end.day == min(start.day, last_day)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dates(date(2020, 1, 1), date(2035, 12, 31)), st.integers(0, 60))
+def test_working_days_count_exactly_n_working_days(start, count):
+    end = add_working_days(start, count, "FR")
+    french = holiday_calendar("FR")
+    days = [start + timedelta(days=i) for i in range(1, (end - start).days + 1)]
+    working = [d for d in days if d.weekday() < 5 and d not in french]
+    assert len(working) == count
+    assert count == 0 or end == working[-1]
 
 
 def test_working_days_of_a_subdivision_use_its_own_holidays():

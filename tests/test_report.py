@@ -208,8 +208,10 @@ def test_responsiveness_text_marks_too_few_in_each_language(french, english):
     défenseur_line = next(line for line in text.splitlines() if line.startswith(DEFENSEUR))
     assert "trop peu pour conclure" in défenseur_line
     assert "trop peu pour conclure" not in santé_line
-    assert "67 %" in santé_line and "30 %" in santé_line and "90 %" in santé_line
-    assert "too few to say" in tracker(english, "report", "responsiveness", "--as-of", "2026-11-30")
+    assert "67\u202f%" in santé_line and "30–90\u202f%" in santé_line  # rate, 95% interval
+    english_text = tracker(english, "report", "responsiveness", "--as-of", "2026-11-30")
+    assert "too few to say" in english_text
+    assert "67%         30–90%" in next(line for line in english_text.splitlines() if line.startswith(SANTE))
 
     rows = list(csv.DictReader(io.StringIO(
         tracker(french, "report", "responsiveness", "--as-of", "2026-11-30", "--format", "csv"))))

@@ -56,8 +56,11 @@ LABELS: dict[str, dict[str, str]] = {
     "column.reply_rate": {"fr": "taux de réponse", "en": "reply rate"},
     "column.reply_rate_low": {"fr": "taux (borne basse 95 %)", "en": "rate (95% low)"},
     "column.reply_rate_high": {"fr": "taux (borne haute 95 %)", "en": "rate (95% high)"},
+    "column.reply_rate_interval": {"fr": "intervalle 95 %", "en": "95% interval"},
     "column.median_days": {"fr": "délai médian (jours)", "en": "median days"},
     "column.p90_days": {"fr": "délai 90e centile (jours)", "en": "90th percentile days"},
+    "column.median_days_short": {"fr": "médiane (j)", "en": "median (d)"},
+    "column.p90_days_short": {"fr": "90e centile (j)", "en": "90th pct (d)"},
     "column.overdue_now": {"fr": "en retard", "en": "overdue now"},
     "column.note": {"fr": "remarque", "en": "note"},
     # tables and views (Datasette titles)

@@ -359,8 +359,11 @@ def _day(moment: datetime | None, config: Config) -> str:
     return moment.astimezone(config.tz).date().isoformat() if moment else ""
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{round(value * 100)} %"
+def _percent(value: float | None, language: str) -> str:
+    if value is None:
+        return ""
+    # French puts a (narrow no-break) space before %, English none
+    return f"{round(value * 100)}\u202f%" if language == "fr" else f"{round(value * 100)}%"
 
 
 def _number(value: float | None) -> str:
@@ -383,6 +386,13 @@ RESPONSIVENESS_COLUMNS = [
     "correspondent", "letters", "replied", "reply_rate", "reply_rate_low", "reply_rate_high",
     "median_days", "p90_days", "overdue_now", "note",
 ]
+# what people read (text, html): the interval in one column, shorter headers
+RESPONSIVENESS_READABLE = {
+    "correspondent": "column.correspondent", "letters": "column.letters", "replied": "column.replied",
+    "reply_rate": "column.reply_rate", "reply_rate_interval": "column.reply_rate_interval",
+    "median_days": "column.median_days_short", "p90_days": "column.p90_days_short",
+    "overdue_now": "column.overdue_now", "note": "column.note",
+}
 
 
 def _unanswered_cells(thread: Thread, config: Config) -> dict[str, str]:
@@ -405,9 +415,12 @@ def _responsiveness_cells(row: Responsiveness, config: Config) -> dict[str, str]
         "correspondent": row.correspondent,
         "letters": str(row.letters),
         "replied": str(row.replied),
-        "reply_rate": _percent(row.reply_rate),
-        "reply_rate_low": _percent(interval[0]) if interval else "",
-        "reply_rate_high": _percent(interval[1]) if interval else "",
+        "reply_rate": _percent(row.reply_rate, config.language),
+        "reply_rate_low": _percent(interval[0], config.language) if interval else "",
+        "reply_rate_high": _percent(interval[1], config.language) if interval else "",
+        "reply_rate_interval": (
+            f"{round(interval[0] * 100)}–{_percent(interval[1], config.language)}" if interval else ""
+        ),
         "median_days": _number(row.median_days),
         "p90_days": _number(row.p90_days),
         "overdue_now": str(row.overdue_now),
@@ -501,11 +514,13 @@ def render_responsiveness(
             writer.writerow([row[c] for c in RESPONSIVENESS_COLUMNS])
         return out.getvalue()
     when = i18n.format_date(as_of, language)
+    readable = list(RESPONSIVENESS_READABLE)
+    headers = [i18n.t(RESPONSIVENESS_READABLE[c], language) for c in readable]
     if fmt == "text":
         title = i18n.t("report.responsiveness.title", language, date=when)
         if not rows:
             return f"{title}\n\n{i18n.t('report.responsiveness.none', language)}\n"
-        table = _text_table(headers, [[r[c] for c in RESPONSIVENESS_COLUMNS] for r in cells])
+        table = _text_table(headers, [[r[c] for c in readable] for r in cells])
         return f"{title}\n\n{table}\n"
     if fmt == "html":
         return render_template(
@@ -514,6 +529,6 @@ def render_responsiveness(
             when=when,
             headers=headers,
             rows=cells,
-            columns=RESPONSIVENESS_COLUMNS,
+            columns=readable,
         )
     raise ValueError(f'unknown format "{fmt}": use one of {", ".join(FORMATS)}')

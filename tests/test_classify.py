@@ -6,8 +6,6 @@ files in tests/fixtures/classify/, named ``<expected kind>-<what it shows>.eml``
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -31,16 +29,19 @@ CONFIG = Config(
 
 
 def load(path: Path) -> ParsedMessage:
-    """Parse a fixture with tracker.parse. The first parse draft leaves ``headers`` empty;
-    until the rewrite fills them, read the headers classify needs with the stdlib."""
-    raw = path.read_bytes()
-    msg = parse_message(raw)
-    if not msg.headers:
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        for name in HEADERS_READ:
-            if parsed.get(name) is not None:
-                msg.headers[name] = str(parsed.get(name))
-    return msg
+    return parse_message(path.read_bytes())
+
+
+def test_parse_keeps_every_header_classify_reads():
+    msg = load(CLASSIFY / "auto-reply-exchange-reponse-automatique.eml")
+    assert {"auto-submitted", "x-auto-response-suppress", "x-ms-exchange-inbox-rules-loop",
+            "x-ms-exchange-generated-message-source"} <= set(msg.headers)
+    raw = (
+        "From: a@b.fr\r\nSubject: s\r\nMessage-ID: <h@b.fr>\r\n"
+        + "".join(f"{name}: x\r\n" for name in HEADERS_READ)
+        + "\r\nbody\r\n"
+    )
+    assert set(HEADERS_READ) <= set(parse_message(raw.encode()).headers)
 
 
 def row_of(msg: ParsedMessage, folder: str) -> dict:

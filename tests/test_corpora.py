@@ -6,6 +6,7 @@ except where this file says why they differ.
 from __future__ import annotations
 
 import email
+import functools
 import email.policy
 import hashlib
 import re
@@ -52,7 +53,8 @@ def message_files() -> list[Path]:
     return files
 
 
-def corpus_messages() -> list[tuple[str, bytes]]:
+@functools.lru_cache(maxsize=1)
+def corpus_messages() -> tuple[tuple[str, bytes], ...]:
     """(name, raw bytes) of every message; mbox messages are named file@offset."""
     found = []
     for path in message_files():
@@ -63,7 +65,7 @@ def corpus_messages() -> list[tuple[str, bytes]]:
                 found.append((f"{rel}@{item.key.rsplit('@', 1)[1]}", item.raw))
         else:
             found.append((rel, path.read_bytes()))
-    return found
+    return tuple(found)
 
 
 @pytest.fixture(scope="module")

@@ -166,6 +166,11 @@ def test_dates_keep_their_offset_or_are_none_with_a_defect(header, expected, def
         ("Réf. : Rép. : Demande d'audience", "demande d'audience"),
         ("RE[2]: Re^3: Re(4): Demande d'audience", "demande d'audience"),
         ("[collectif-bureau] RE: [EXT] Demande   d'audience", "demande d'audience"),
+        ("Réponse automatique : RE: Demande d'audience", "demande d'audience"),
+        ("Automatic reply: Demande d'audience", "demande d'audience"),
+        ("Accusé de réception : Demande d'audience", "demande d'audience"),
+        ("Non remis : Demande d'audience", "demande d'audience"),
+        ("Undeliverable: Demande d'audience", "demande d'audience"),
         ("  DEMANDE\u00a0D'AUDIENCE\t du 3 mai ", "demande d'audience du 3 mai"),
         ("Straße", "strasse"),
         # not prefixes: words that merely start like one

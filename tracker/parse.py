@@ -447,10 +447,14 @@ def _date(value: str | None, defects: list[str]) -> datetime | None:
 
 # reply and forward prefixes of the clients our correspondents use: English, French
 # (Outlook "RE :", "TR :", Lotus "Réf. :", "Rép. :"), German, Nordic, Spanish/Italian,
-# with optional counters ("RE[2]:", "Re^3:", "Re(2):")
+# with optional counters ("RE[2]:", "Re^3:", "Re(2):"); and what automatic answers put
+# in front of the subject they answer (Exchange, in French and English), so that an
+# auto-reply or a bounce without headers still matches its letter's subject
 _PREFIX = re.compile(
     r"^\s*(?:"
-    r"(?:re|ré|aw|sv|antw|antwort|fw|fwd|tr|wg|rv|enc|réf|rép|ref|rep|fyi)"
+    r"(?:re|ré|aw|sv|antw|antwort|fw|fwd|tr|wg|rv|enc|réf|rép|ref|rep|fyi"
+    r"|réponse automatique|automatic reply|auto-?reply|out of office|absence du bureau"
+    r"|accusé de réception|non remis|undeliverable|undelivered)"
     r"\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*\.?\s*[:：]"
     r"|\[[^\[\]]{0,60}\]"  # list or gateway tags: [collectif-bureau], [EXT], [SPAM]
     r")\s*",

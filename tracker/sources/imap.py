@@ -228,7 +228,8 @@ def choose_folders(client: IMAPClient, mailbox: Mailbox) -> list[str]:
     listing = client.xlist_folders() if use_xlist else client.list_folders()
     names = {name for _flags, _sep, name in listing}
     if mailbox.folders:
-        missing = [name for name in mailbox.folders if name not in names]
+        # INBOX is case-insensitive (RFC 3501); every other name is exact
+        missing = [n for n in mailbox.folders if n not in names and n.upper() != "INBOX"]
         if missing:
             raise SyncError(
                 f"mailbox.folders: {', '.join(repr(m) for m in missing)} not found on "

@@ -247,3 +247,10 @@ def test_a_digest_waits_for_a_running_sync(imported, tmp_path):
         assert result.exit_code == 75
         assert "another tracker run is in progress" in result.output
         assert server.messages == [] and recorded(config) == []
+
+
+def test_a_quiet_week_says_so_in_the_subject(imported, tmp_path):
+    _, config, db = configured(imported, tmp_path, "")
+    # 1 June, before any letter fell due and before any reply
+    message = digest.run(db, config, now=datetime(2026, 6, 1, 9, 0, tzinfo=PARIS), dry_run=True).message
+    assert message["Subject"] == "Aucun courrier en retard, aucune réponse cette semaine"

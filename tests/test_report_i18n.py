@@ -35,7 +35,7 @@ def test_unknown_key_names_itself():
 
 @pytest.mark.parametrize(
     "count, fr, en",
-    [(0, "0 courrier en retard", "0 overdue letters"), (1, "1 courrier en retard", "1 overdue letter"),
+    [(0, "aucun courrier en retard", "no overdue letters"), (1, "1 courrier en retard", "1 overdue letter"),
      (3, "3 courriers en retard", "3 overdue letters")],
 )
 def test_plural(count, fr, en):
@@ -51,3 +51,8 @@ def test_format_date_in_the_users_time_zone():
     assert i18n.format_date(late, "en", ZoneInfo("UTC")) == "31 December 2026"
     assert i18n.format_date(date(2026, 8, 15), "fr") == "15 août 2026"
     assert i18n.format_date(None, "fr") == ""
+
+
+def test_plural_without_a_zero_form_follows_each_language():
+    assert i18n.plural("unit.days", 0, "fr") == "0 jour"
+    assert i18n.plural("unit.days", 0, "en") == "0 days"

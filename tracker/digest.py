@@ -105,6 +105,7 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
             i18n.plural("digest.subject.replies", len(replies), language),
         ]
     )
+    subject = subject[:1].upper() + subject[1:]  # "Aucun courrier en retard, ..."
     return {
         "subject": subject,
         "coalition": config.coalition_name,

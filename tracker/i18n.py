@@ -133,6 +133,11 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Sent by tracker. Letter contents are never included.",
     },
     "digest.days_waiting": {"fr": "{days} j", "en": "{days} d"},
+    "digest.subject.overdue.zero": {"fr": "aucun courrier en retard", "en": "no overdue letters"},
+    "digest.subject.replies.zero": {
+        "fr": "aucune réponse cette semaine",
+        "en": "no replies this week",
+    },
     "digest.subject.overdue.one": {"fr": "{count} courrier en retard", "en": "{count} overdue letter"},
     "digest.subject.overdue.other": {
         "fr": "{count} courriers en retard",
@@ -183,9 +188,11 @@ def t(key: str, language: str | None = DEFAULT_LANGUAGE, **params: object) -> st
 
 
 def plural(key: str, count: int, language: str | None = DEFAULT_LANGUAGE) -> str:
-    """``key.one`` or ``key.other`` with ``{count}`` filled in. French takes the singular
-    for 0 and 1 ("0 courrier"), English only for 1."""
+    """``key.one`` or ``key.other`` with ``{count}`` filled in (``key.zero`` for 0 when it
+    exists). French takes the singular for 0 and 1 ("0 courrier"), English only for 1."""
     language = language_of(language)
+    if count == 0 and f"{key}.zero" in LABELS:
+        return t(f"{key}.zero", language, count=count)
     one = count == 1 or (language == "fr" and count == 0)
     return t(f"{key}.{'one' if one else 'other'}", language, count=count)
 

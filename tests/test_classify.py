@@ -154,9 +154,13 @@ def test_real_delivery_notices(corpora, relative, kind, why):
 
 def test_real_ordinary_mail_is_not_taken_for_automatic_mail(corpora):
     # plain messages of the corpora, written by people, none of them to or from us
-    names = ["plain_emails/basic_email.eml", "plain_emails/raw_email_reply.eml"]
+    names = [
+        RUBY + "plain_emails/basic_email.eml",
+        RUBY + "plain_emails/raw_email_reply.eml",
+        FLANKER + "long-links.eml",  # a person (Thunderbird) writing from postmaster@
+    ]
     for name in names:
-        msg = load(corpora / RUBY / name)
+        msg = load(corpora / name)
         assert classify(msg, "INBOX", CONFIG) == ("incoming", "reply"), name
 
 
@@ -268,7 +272,12 @@ RULES = [
         message("Delivery Status Notification (Failure)", sender="robot@x.org", headers={"return-path": "<>"}),
         "bounce",
     ),
-    ("a postmaster is a mail system", message("Votre message", sender="postmaster@x.gouv.fr"), "bounce"),
+    (
+        "a postmaster's automatic message is about delivery",
+        message("Votre message", sender="postmaster@x.gouv.fr", headers={"auto-submitted": "auto-replied"}),
+        "bounce",
+    ),
+    ("a MAILER-DAEMON is a mail system", message("Votre message", sender="MAILER-DAEMON"), "bounce"),
     ("Non remis subject, but nothing automatic", message("Non remis : le dossier"), "reply"),
     ("A.R. opening the subject", message("A.R. - demande n° 2025-12"), "acknowledgement"),
     ("an A.R.S. is an agency, not an A.R.", message("Votre courrier à l'A.R.S. d'Île-de-France"), "reply"),

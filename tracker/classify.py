@@ -48,7 +48,10 @@ HEADERS_READ = (
 SENT_FOLDER_WORDS = ("sent", "envoy", "gesendet", "enviad", "inviat", "verzonden", "skickat")
 
 # Senders that are mail systems, not people: their mail is about delivery.
-DAEMON_SENDERS = ("mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster")
+DAEMON_SENDERS = ("mailer-daemon", "mailerdaemon", "mail-daemon")
+# Mail administrators: about delivery only when something else says so (people write
+# from postmaster@ too).
+POSTMASTER_SENDERS = ("postmaster",)
 
 # Senders that nobody reads. Some ministries send real answers from such addresses (a PDF
 # "ci-joint"), so alone they prove nothing; they tip an acknowledgement-looking message.
@@ -229,6 +232,11 @@ class _Facts:
         return self.headers.get(name, "")
 
     @functools.cached_property
+    def delivery_kind(self) -> str | None:
+        """``bounce`` or ``other`` for a delivery notice, else ``None``."""
+        return _delivery_kind(self)
+
+    @functools.cached_property
     def own(self) -> str:
         """The sender's own words, folded (see ``_own_text``)."""
         return _own_text(self.body)
@@ -316,7 +324,9 @@ def _own_text(body: str) -> str:
 def _delivery_kind(facts: _Facts) -> str | None:
     """``bounce`` or ``other`` (a delay warning, a success notice) for delivery notices; None else."""
     report_type = _report_type(facts)
-    daemon = any(_local_part(facts.from_address).startswith(d) for d in DAEMON_SENDERS)
+    local_part = _local_part(facts.from_address)
+    daemon = local_part.startswith(DAEMON_SENDERS)
+    postmaster = local_part.startswith(POSTMASTER_SENDERS)
     null_sender = facts.header("return-path") == "<>"
     bounce_subject = bool(_BOUNCE_SUBJECT.match(_strip_prefixes(facts.subject)))
     delay_subject = bool(_DELAY_SUBJECT.match(facts.subject))
@@ -325,7 +335,11 @@ def _delivery_kind(facts: _Facts) -> str | None:
         or (facts.is_delivery_report and report_type in ("", "delivery-status"))
         or bool(facts.header("x-failed-recipients"))
         or daemon
-        or ((bounce_subject or delay_subject) and (null_sender or _auto_submitted(facts)))
+        or (postmaster and (null_sender or _auto_submitted(facts)))
+        or (
+            (bounce_subject or delay_subject)
+            and (null_sender or postmaster or _auto_submitted(facts))
+        )
     )
     if not is_notice:
         return None
@@ -366,9 +380,8 @@ def _incoming_kind(facts: _Facts) -> str:
         return "auto_reply"  # a read receipt: the letter was opened, not answered
     if report_type == "feedback-report":
         return "other"
-    delivery = _delivery_kind(facts)
-    if delivery:
-        return delivery
+    if facts.delivery_kind:
+        return facts.delivery_kind
     if _bulk(facts):
         return "other"
 
@@ -430,7 +443,7 @@ def is_sent_folder(folder: str | None) -> bool:
 
 
 def _direction(facts: _Facts, folders: Iterable[str], config: Config) -> str:
-    if any(_local_part(facts.from_address).startswith(d) for d in DAEMON_SENDERS):
+    if facts.delivery_kind:
         return "incoming"  # our own mail server's bounces come from our domain
     if is_coalition_address(facts.from_address, config):
         return "outgoing"

@@ -306,3 +306,33 @@ def test_connection_refused_and_timeout(tmp_path, dovecot_module):
             run(config)
     finally:
         silent.close()
+
+
+def test_stale_folders_for_the_digest(tmp_path):
+    from datetime import datetime, timezone
+
+    db = store.open_db(tmp_path / "t.db")
+    syncstate.succeeded(db, "INBOX", 7, 10, None, 3)
+    syncstate.succeeded(db, "Sent", 7, 4, None, 0)
+    syncstate.failed(db, ["Archives"], "the connection to imap.example.org:993 was lost")
+    db.execute("update sync_state set last_success_at = '2026-11-20T08:00:00+00:00' where folder = 'Sent'")
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+    assert [s.folder for s in imap.stale_folders(db, now)] == ["Archives", "Sent"]
+    # two days exactly is not yet stale; a minute more is
+    assert imap.stale_folders(db, datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc))[1:] == []
+    assert [s.folder for s in syncstate.stale_folders(db, datetime(2026, 11, 22, 8, 1,
+                                                                   tzinfo=timezone.utc))] == ["Archives", "Sent"]
+    text = syncstate.render(syncstate.folder_states(db), now)
+    assert "Archives: last success never; last error at" in text and "was lost" in text
+
+
+def test_run_lock_is_exclusive_and_released(tmp_path):
+    from tracker import lock
+
+    database = tmp_path / "tracker.db"
+    with lock.run_lock(database, "sync"):
+        with pytest.raises(lock.Locked, match=r"in progress \(sync, pid \d+; lock .*tracker.db.lock\)"):
+            with lock.run_lock(database, "digest"):
+                pass
+    with lock.run_lock(database, "digest"):  # released on exit
+        pass

@@ -106,8 +106,12 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, verbose: bool)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
 @click.option("--workers", type=int, default=None, help="Parser processes (default: one per core).")
+@click.option("--batch-size", type=click.IntRange(1), default=400, hidden=True,
+              help="Messages per transaction (tests and benchmarks).")
 @click.pass_obj
-def import_(obj: Context, paths: tuple[Path, ...], quiet: bool, workers: int | None) -> None:
+def import_(
+    obj: Context, paths: tuple[Path, ...], quiet: bool, workers: int | None, batch_size: int
+) -> None:
     """Import Maildir folders, mbox files or .eml files (or folders of them).
 
     Importing the same files again adds nothing. Messages that cannot be parsed
@@ -126,13 +130,13 @@ def import_(obj: Context, paths: tuple[Path, ...], quiet: bool, workers: int | N
     progress = Progress(not quiet)
     try:
         items = local.items(list(paths), lambda source, folder: store.known_locations(db, source, folder))
-        with ingest.Ingester(db, obj.config, workers=workers) as ingester:
+        with ingest.Ingester(db, obj.config, workers=workers, batch_size=batch_size) as ingester:
             summary = ingester.run(items, progress=progress)
     except local.SourceError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         progress.done()
-    threading.rethread(db, obj.config, summary.new_message_ids)
+    threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
     if not quiet:
         click.echo(
             f"{summary.new} imported, {summary.known} already known, "
@@ -262,7 +266,7 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
       tracker sync
       */15 * * * *  cd /srv/tracker && tracker sync --quiet    # crontab
     """
-    from . import lock, threading
+    from . import lock, store, threading
     from .sources import imap
 
     quiet = quiet or obj.quiet
@@ -274,7 +278,7 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
                 summary = imap.sync(db, obj.config, progress=progress, workers=workers)
             finally:
                 progress.done()
-            threading.rethread(db, obj.config, summary.new_message_ids)
+            threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
     except lock.Locked as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_LOCKED)

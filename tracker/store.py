@@ -379,6 +379,12 @@ def known_locations(db: sqlite_utils.Database, source: str, folder: str) -> set[
     return {row[0] for row in rows}
 
 
+def unthreaded(db: sqlite_utils.Database) -> list[str]:
+    """Messages stored but never threaded: a run killed between its last commit and
+    its rethread leaves them, and the next run must thread them with its own."""
+    return [row[0] for row in db.execute("select message_id from messages where conversation_id is null")]
+
+
 def known_sha256(db: sqlite_utils.Database) -> set[str]:
     return {row[0] for row in db.execute("select sha256 from raw_messages").fetchall()}
 

@@ -1,0 +1,198 @@
+"""Crash consistency: however `tracker import` dies, a rerun ends where an unbroken run ends.
+
+The import runs as a real process (the `tracker` command, with its parser
+workers) and is killed with SIGKILL at seeded random moments, one to three
+times per database, sometimes the whole process group, sometimes the writer
+alone (as the OOM killer does). After every kill SQLite's integrity check and
+the full-text indexes' own checks must pass; after the final, unbroken rerun
+the database must equal that of an uninterrupted import (same messages,
+locations, recipients, attachments, quarantine, conversations, threads and
+statuses; only the clock columns differ).
+
+TRACKER_CRASH_KILLS (default 30) and TRACKER_CRASH_SEED (default 7) change
+the number of kills and the moments; a failure prints the seed and moments.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bench.common import synth_maildir, write_tracker_config
+from tests.support.snapshot import differences, integrity_problems, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+KILLS = int(os.environ.get("TRACKER_CRASH_KILLS", "30"))
+SEED = int(os.environ.get("TRACKER_CRASH_SEED", "7"))
+MESSAGES = 120
+BATCH = 12  # small transactions, so that kills fall between and inside them
+# past this, stop adding databases once the minimum of kills is done
+BUDGET_SECONDS = 90
+MAILDIR = "<maildir>"
+DUPLICATE = "1800000002.copy.bench:2,S"
+KEEP_TOGETHER = {DUPLICATE}  # and the file it copies (set by the mailbox fixture)
+
+
+def _tracker(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-c", "from tracker.cli import main; main()", "--config", str(config), *args]
+
+
+def _import(config: Path, maildir: Path) -> list[str]:
+    return _tracker(config, "import", "--quiet", f"--batch-size={BATCH}", str(maildir))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _copy(mailbox: Path, target: Path, keep=lambda path: True) -> Path:
+    """Copy the files of ``mailbox`` that ``keep`` accepts to ``target`` (times kept)."""
+    for path in sorted(mailbox.rglob("*")):
+        if path.is_file() and keep(path):
+            destination = target / path.relative_to(mailbox)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+    for folder in (target, target / ".Sent"):
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _in_first_half(path: Path) -> bool:
+    # the message found in two folders stays whole: its classification across two
+    # imports is an ordering question (tests/test_properties.py), not a crash one
+    if path.name in KEEP_TOGETHER:
+        return True
+    return zlib.crc32(path.name.encode()) % 2 == 0
+
+
+def _round(folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True)
+    database = folder / "tracker.db"
+    return write_tracker_config(folder, database), database
+
+
+def _count(database: Path) -> int:
+    if not database.exists():
+        return 0
+    conn = sqlite3.connect(str(database))
+    try:
+        return conn.execute("select count(*) from raw_messages").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # killed before the schema was committed
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small realistic Maildir plus the hostile cases an import must quarantine."""
+    root = tmp_path_factory.mktemp("crash")
+    maildir = synth_maildir(root / "Maildir", MESSAGES, seed=3)
+    cur = maildir / "cur"
+    (cur / "1800000000.empty.bench:2,S").write_bytes(b"")
+    (cur / "1800000001.garbage.bench:2,S").write_bytes(bytes(range(256)) * 8)
+    # one message found in two folders: one message that remembers both places
+    first = sorted(cur.iterdir())[0]
+    shutil.copy2(first, maildir / ".Sent" / "cur" / DUPLICATE)
+    KEEP_TOGETHER.add(first.name)
+    return maildir
+
+
+@pytest.fixture(scope="module")
+def reference(mailbox: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, float]:
+    """The database of one uninterrupted import, and how long that import took."""
+    root = tmp_path_factory.mktemp("reference")
+    maildir = _copy(mailbox, root / "Maildir")
+    config, database = _round(root / "db")
+    started = time.monotonic()
+    subprocess.run(_import(config, maildir), env=_env(), check=True, timeout=300)
+    took = time.monotonic() - started
+    assert integrity_problems(database) == []
+    expected = snapshot(database, {str(maildir.resolve()): MAILDIR})
+    assert len(expected["messages"]) >= MESSAGES - 2, "the reference import lost messages"
+    assert expected["quarantine"], "the hostile files should be quarantined"
+    assert any(row for row in expected.get("threads", [])), "the reference import made no thread"
+    return expected, took
+
+
+def test_import_killed_at_random_moments_ends_like_an_unbroken_import(
+    mailbox: Path, reference: tuple[dict, float], tmp_path: Path
+) -> None:
+    """SIGKILL during a first import, or during a second one over an earlier import."""
+    expected, took = reference
+    total = len(expected["raw_messages"])
+    rng = random.Random(SEED)
+    kills = partial = rounds = 0  # partial: kills that left some, not all, messages stored
+    started = time.monotonic()
+    while kills < KILLS or (partial < 5 and time.monotonic() - started < BUDGET_SECONDS):
+        rounds += 1
+        config, database = _round(tmp_path / f"round{rounds}" / "db")
+        maildir = tmp_path / f"round{rounds}" / "Maildir"
+        incremental = rng.random() < 0.4
+        moments: list[str] = ["after an earlier import of half the files"] if incremental else []
+        if incremental:
+            # the mailbox as it was at the previous import, fully imported and threaded
+            _copy(mailbox, maildir, keep=_in_first_half)
+            subprocess.run(_import(config, maildir), env=_env(), check=True, timeout=300,
+                           stdout=subprocess.DEVNULL)
+        _copy(mailbox, maildir)
+        before = _count(database)
+        for _ in range(rng.choice([2, 3])):
+            delay = rng.uniform(0.0, took)
+            whole_group = rng.random() < 0.7
+            proc = subprocess.Popen(
+                _import(config, maildir), env=_env(), stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            try:
+                proc.wait(timeout=delay)
+                finished = True
+            except subprocess.TimeoutExpired:
+                finished = False
+                # the writer alone is what the OOM killer picks; the group is a power cut
+                os.killpg(proc.pid, signal.SIGKILL) if whole_group else os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                kills += 1
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # orphaned parser workers, if any
+            except ProcessLookupError:
+                pass
+            stored = _count(database)
+            moments.append(
+                f"{delay:.2f}s{'' if whole_group else ' writer only'}: {stored}/{total} stored"
+                + (" (it had finished)" if finished else "")
+            )
+            if before < stored < total and not finished:
+                partial += 1
+            problems = integrity_problems(database) if database.exists() else []
+            assert problems == [], f"seed {SEED}, round {rounds}, after kills at {moments}: {problems}"
+        rerun = subprocess.run(_import(config, maildir), env=_env(), capture_output=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr.decode(errors="replace")[-2000:]
+        assert integrity_problems(database) == []
+        found = differences(expected, snapshot(database, {str(maildir.resolve()): MAILDIR}))
+        assert found == [], f"seed {SEED}, round {rounds}, after kills at {moments}:\n" + "\n".join(found)
+    print(f"{kills} kills in {rounds} databases ({partial} mid-import) in {time.monotonic() - started:.0f}s")
+    assert kills >= KILLS
+    # kills that all fell before the first commit or after the last would prove nothing
+    assert partial >= 5, f"only {partial} of {kills} kills fell mid-import (seed {SEED}); the timing is off"
+
+
+def test_sync_killed_at_random_moments_ends_like_an_unbroken_sync() -> None:
+    from tracker.cli import cli
+
+    if "sync" not in cli.commands:
+        pytest.skip("`tracker sync` is not there yet: only import is crash-tested")
+    pytest.skip("sync crash test to be written against tests/support/dovecot.py")

@@ -279,6 +279,30 @@ RULES = [
     ),
     ("a MAILER-DAEMON is a mail system", message("Votre message", sender="MAILER-DAEMON"), "bounce"),
     ("Non remis subject, but nothing automatic", message("Non remis : le dossier"), "reply"),
+    (
+        "a French delivery failure notification",
+        message("Notification d'état de la distribution (échec)", sender="x@y.fr", headers={"return-path": "<>"}),
+        "bounce",
+    ),
+    (
+        "a French delay notification",
+        message("Notification d'état de la distribution (retard)", sender="x@y.fr", headers={"return-path": "<>"}),
+        "other",
+    ),
+    (
+        "a téléservice's receipt that asks not to reply",
+        message(
+            "Dossier n° 1234",
+            "Votre dossier a bien été déposé le 3 octobre. Merci de ne pas répondre à ce courriel.",
+            "contact@demarches.gouv.fr",
+        ),
+        "acknowledgement",
+    ),
+    (
+        "a short receipt with nothing automatic about it is taken for a person's answer",
+        message("Dossier n° 1234", "Votre dossier a bien été déposé le 3 octobre.", "contact@demarches.gouv.fr"),
+        "reply",
+    ),
     ("A.R. opening the subject", message("A.R. - demande n° 2025-12"), "acknowledgement"),
     ("an A.R.S. is an agency, not an A.R.", message("Votre courrier à l'A.R.S. d'Île-de-France"), "reply"),
     ("a real answer titled 'Votre saisine du ...'", message("Votre saisine du 3 octobre 2025"), "reply"),

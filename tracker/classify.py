@@ -69,12 +69,17 @@ BOUNCE_SUBJECTS = (
     "delivery failure", "delivery has failed", "failure notice", "returned mail",
     "mail delivery failed", "mail delivery failure", "mail system error",
     "message not delivered", "unzustellbar", "nicht zustellbar",
+    "notification d'état de remise (échec)", "notification d'état de la remise (échec)",
+    "notification d'état de la distribution (échec)",
 )
 # Subjects of delivery notices that are not failures: the letter may still arrive.
 DELAY_SUBJECTS = (
     "delayed mail", "delivery status notification (delay)", "warning: could not send message",
     "delivery delayed", "message delayed", "remise retardée", "retardé", "distribution retardée",
     "delivery status notification (success)", "delivered:", "relayed:", "remis :", "remis:",
+    "notification d'état de remise (retard)", "notification d'état de la remise (retard)",
+    "notification d'état de la distribution (retard)",
+    "notification d'état de remise (réussite)", "notification d'état de la distribution (réussite)",
 )
 
 # Subjects of out-of-office and other automatic answers: how the subject starts.
@@ -111,7 +116,8 @@ ACK_PHRASES = (
     "accusons bonne reception", "accusons de reception", "avons bien reçu",
     "avons bien pris connaissance", "a bien été reçu", "a bien été enregistré",
     "a bien été transmis", "a bien été pris en compte", "a été enregistré", "a été transmis",
-    "a été pris en compte", "bien reçu votre", "date de réception",
+    "a été pris en compte", "bien reçu votre", "date de réception", "a bien été déposé",
+    "a bien été réceptionné", "avons bien réceptionné",
     "acknowledge receipt", "acknowledges receipt", "acknowledged receipt",
     "acknowledge the receipt", "confirm receipt", "confirms receipt", "confirming receipt",
     "we have received your", "has been received", "your request has been",
@@ -135,6 +141,13 @@ AUTOMATIC_PHRASES = (
     "généré automatiquement", "envoyé automatiquement", "automatically generated",
     "automatically sent", "automated message", "automated response", "automated reply",
     "this is an automatic",
+)
+# Nobody reads answers to this message: like a no-reply sender, it tips an
+# acknowledgement-looking message, and proves nothing alone (real answers say it too).
+NO_REPLY_PHRASES = (
+    "ne pas répondre", "ne pas y répondre", "ne peut pas recevoir de réponse",
+    "ne peut recevoir de réponse", "adresse n'est pas surveillée", "do not reply",
+    "please don't reply", "not monitored",
 )
 # Someone is away (read in automatic messages only: "le ministre est en déplacement" is
 # ordinary prose in a real answer).
@@ -204,6 +217,7 @@ _ACK_BODY = _Phrases(ACK_PHRASES)
 _PROMISE_BODY = _Phrases(PROMISE_PHRASES)
 _AUTOMATIC_BODY = _Phrases(AUTOMATIC_PHRASES)
 _AWAY_BODY = _Phrases(AWAY_PHRASES)
+_NO_REPLY_BODY = _Phrases(NO_REPLY_PHRASES)
 # On folded subjects: "RE :", "TR:", "Fwd:", "AW:", "WG:", "Rép. :", "Réf. :", "RE[2]:".
 _REPLY_PREFIX = re.compile(r"^(?:re|tr|fw|fwd|aw|wg|rep|ref)\.?\s*(?:\[\d+\])?\s*:")
 _SENT_FOLDER = re.compile(r"(?:^|[/.\s_\-\[\]])(?:" + "|".join(SENT_FOLDER_WORDS) + ")", re.I)
@@ -403,6 +417,7 @@ def _incoming_kind(facts: _Facts) -> str:
         # "J'accuse réception de votre courrier" opens many real answers: only a short
         # message that promises an answer later (or comes from nobody) is an acknowledgement.
         no_reply = any(w in _local_part(facts.from_address) for w in NO_REPLY_SENDERS)
+        no_reply = no_reply or _NO_REPLY_BODY.found_in(own)
         short = len(own) <= ACK_MAX_CHARS
         if short and (_PROMISE_BODY.found_in(own) or no_reply):
             return "acknowledgement"

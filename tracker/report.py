@@ -73,10 +73,6 @@ def _parse_stored(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _local(moment: datetime | None, config: Config) -> datetime | None:
-    return moment.astimezone(config.tz) if moment is not None else None
-
-
 def _local_iso(moment: datetime | None, config: Config) -> str | None:
     return moment.astimezone(config.tz).isoformat(timespec="seconds") if moment else None
 
@@ -117,7 +113,8 @@ class Thread:
         """Days since the first unanswered letter, or ``None`` when nothing is awaited."""
         if self.state.first_unanswered_at is None or self.state.status not in status.UNANSWERED:
             return None
-        return (self.as_of.date() - self.state.first_unanswered_at.astimezone(self.as_of.tzinfo).date()).days
+        since = self.state.first_unanswered_at.astimezone(self.as_of.tzinfo).date()
+        return (self.as_of.date() - since).days
 
     def to_dict(self, config: Config) -> dict[str, Any]:
         """The JSON object: DESIGN.md's thread keys, then ``days_waiting`` and ``recipients``."""

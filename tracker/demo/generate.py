@@ -342,6 +342,8 @@ GENERIC_ANSWER = (
     "questions que vous soulevez, qui rejoignent les priorités de l'action gouvernementale. Ils "
     "restent à la disposition du Collectif pour poursuivre ce dialogue."
 )
+HEADERLESS_PREFIXES = ["RE : ", "TR : ", "Réf. : ", "Rép. : ", "RE: ", "TR: ", "Réf : ", "Fwd: ",
+                       "Rép : "]
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
              "septembre", "octobre", "novembre", "décembre"]
 DAYS_FR = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
@@ -635,6 +637,7 @@ class Generator:
         self.unmatched: dict[str, list[str]] = {}
         self.used_subjects: set[str] = set()
         self.boundary_count = 0
+        self.prefix_turn = 0
 
     def boundary(self) -> str:
         self.boundary_count += 1
@@ -912,6 +915,10 @@ class Generator:
                    f"{_of(body.salutation)} sur {letter.topic}.")
         quote_objet = False
         if variant == "subject_prefix":
+            # round-robin, so that every French client's prefix shows up
+            prefix = HEADERLESS_PREFIXES[self.prefix_turn % len(HEADERLESS_PREFIXES)]
+            self.prefix_turn += 1
+            subject = prefix + letter.subject
             msg.cases.append("subject_prefix:" + prefix.strip())
         elif variant == "date_subject":
             subject = f"Votre courrier du {french_date(sent_day)} - N/Réf : {ministry_ref}"
@@ -1186,7 +1193,7 @@ class Generator:
                 variant = "plain"
                 if linkage == "none":
                     headerless_count += 1
-                    options = ["subject_prefix", "subject_prefix", "objet_body", "reference", "pdf",
+                    options = ["subject_prefix", "subject_prefix", "subject_prefix", "objet_body", "reference", "pdf",
                                "accuse_human", "html_only"]
                     if sent_days[body.name].count(letter.msg.when.date()) == 1:
                         options += ["date_subject", "date_numeric", "date_subject"]
@@ -1456,18 +1463,25 @@ def _fast_header(text: str, charset: str = "utf-8") -> str:
     return "\n ".join(out)
 
 
-def _pdf_pool(rng: random.Random) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
-    """Base64-encoded PDFs, log-spaced from 50 KB to 2 MB, and a few of 3-6 MB."""
+class _PdfPool:
+    """Base64-encoded PDFs, log-spaced from 50 KB to 2 MB, and a few of 3-6 MB; each made on
+    first use from its own seed, so a small run does not pay for the large ones."""
 
-    def one(size: int, number: int) -> tuple[int, bytes]:
-        text = (f"{COALITION_NAME}\n\nCourrier n° {number}\n\n" + "\n\n".join(ANSWERS))
-        pdf = make_pdf(text, f"Courrier {number}", padding=rng.randbytes(max(0, size - 4000)))
-        return len(pdf), base64.encodebytes(pdf)
+    STEPS = 40
 
-    steps = 40
-    normal = [one(int(50_000 * 40 ** (i / (steps - 1))), i) for i in range(steps)]
-    large = [one(3_000_000 + i * 1_000_000, 100 + i) for i in range(4)]
-    return normal, large
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.cache: dict[int, bytes] = {}
+
+    def get(self, index: int) -> bytes:
+        if index not in self.cache:
+            size = (int(50_000 * 40 ** (index / (self.STEPS - 1))) if index < self.STEPS
+                    else 3_000_000 + (index - self.STEPS) * 1_000_000)
+            rng = random.Random(self.seed * 1000 + index)
+            text = f"{COALITION_NAME}\n\nCourrier n° {index}\n\n" + "\n\n".join(ANSWERS)
+            pdf = make_pdf(text, f"Courrier {index}", padding=rng.randbytes(max(0, size - 4000)))
+            self.cache[index] = base64.encodebytes(pdf)
+        return self.cache[index]
 
 
 def generate_bulk(out: Path, messages: int, *, seed: int = 1) -> None:
@@ -1484,7 +1498,7 @@ def generate_bulk(out: Path, messages: int, *, seed: int = 1) -> None:
     for folder in (out, out / ".Sent"):
         for sub in ("cur", "new", "tmp"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-    normal_pdfs, large_pdfs = _pdf_pool(rng)
+    pdfs = _PdfPool(seed)
     filler = PROBLEMS + ANSWERS + ASKS + [GENERIC_ANSWER]
     # about 2.3 messages per letter; a letter every few hours over as many years as needed
     letters_needed = max(1, messages // 2)
@@ -1510,9 +1524,9 @@ def generate_bulk(out: Path, messages: int, *, seed: int = 1) -> None:
     def pdf_part() -> bytes | None:
         roll = rng.random()
         if roll < 1 / 4000:
-            size, data = large_pdfs[rng.randrange(len(large_pdfs))]
+            data = pdfs.get(pdfs.STEPS + rng.randrange(4))
         elif roll < 0.04:
-            size, data = normal_pdfs[min(len(normal_pdfs) - 1, int(rng.random() ** 3 * len(normal_pdfs)))]
+            data = pdfs.get(min(pdfs.STEPS - 1, int(rng.random() ** 3 * pdfs.STEPS)))
         else:
             return None
         return (b"Content-Type: application/pdf; name=\"Courrier.pdf\"\n"

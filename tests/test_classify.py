@@ -17,7 +17,7 @@ from tracker.config import Config
 from tracker.parse import parse_message
 from tracker.records import Address, DeliveryReport, ParsedMessage
 
-from .conftest import CORPORA, FIXTURES
+from .conftest import FIXTURES
 
 CLASSIFY = FIXTURES / "classify"
 CONFIG = Config(
@@ -34,8 +34,12 @@ def load(path: Path) -> ParsedMessage:
 
 def test_parse_keeps_every_header_classify_reads():
     msg = load(CLASSIFY / "auto-reply-exchange-reponse-automatique.eml")
-    assert {"auto-submitted", "x-auto-response-suppress", "x-ms-exchange-inbox-rules-loop",
-            "x-ms-exchange-generated-message-source"} <= set(msg.headers)
+    assert {
+        "auto-submitted",
+        "x-auto-response-suppress",
+        "x-ms-exchange-inbox-rules-loop",
+        "x-ms-exchange-generated-message-source",
+    } <= set(msg.headers)
     raw = (
         "From: a@b.fr\r\nSubject: s\r\nMessage-ID: <h@b.fr>\r\n"
         + "".join(f"{name}: x\r\n" for name in HEADERS_READ)
@@ -192,10 +196,22 @@ RULES = [
     # name, message, kind
     ("a plain reply", message(), "reply"),
     ("Auto-Submitted: no is a person", message(headers={"auto-submitted": "no"}), "reply"),
-    ("Auto-Submitted: auto-replied", message(headers={"auto-submitted": "auto-replied"}), "auto_reply"),
-    ("Auto-Submitted: auto-generated", message(headers={"auto-submitted": "Auto-Generated"}), "auto_reply"),
+    (
+        "Auto-Submitted: auto-replied",
+        message(headers={"auto-submitted": "auto-replied"}),
+        "auto_reply",
+    ),
+    (
+        "Auto-Submitted: auto-generated",
+        message(headers={"auto-submitted": "Auto-Generated"}),
+        "auto_reply",
+    ),
     ("X-Autorespond", message(headers={"x-autorespond": "yes"}), "auto_reply"),
-    ("X-Auto-Response-Suppress alone", message(headers={"x-auto-response-suppress": "All"}), "reply"),
+    (
+        "X-Auto-Response-Suppress alone",
+        message(headers={"x-auto-response-suppress": "All"}),
+        "reply",
+    ),
     (
         "Exchange OOF: suppress + mailbox rules agent",
         message(
@@ -206,14 +222,26 @@ RULES = [
         ),
         "auto_reply",
     ),
-    ("Out of Office AutoReply (Exchange 2003)", message("Out of Office AutoReply: Votre courrier"), "auto_reply"),
+    (
+        "Out of Office AutoReply (Exchange 2003)",
+        message("Out of Office AutoReply: Votre courrier"),
+        "auto_reply",
+    ),
     ("Abwesenheitsnotiz", message("Abwesenheitsnotiz: Votre courrier"), "auto_reply"),
     ("Absent : as a subject word", message("Absent : RE: Votre courrier"), "auto_reply"),
     ("[Absence] bracketed", message("[Absence] Votre courrier"), "auto_reply"),
     ("Absence de ... is a subject, not a word", message("Absence de réponse"), "reply"),
-    ("an OOF subject in a reply's quoted subject", message("RE: Objet : réponse automatique"), "reply"),
+    (
+        "an OOF subject in a reply's quoted subject",
+        message("RE: Objet : réponse automatique"),
+        "reply",
+    ),
     ("AR : opening the subject", message("AR : votre courrier du 3 octobre"), "acknowledgement"),
-    ("RE: Accusé de réception is a person", message("RE : Accusé de réception de votre demande"), "reply"),
+    (
+        "RE: Accusé de réception is a person",
+        message("RE : Accusé de réception de votre demande"),
+        "reply",
+    ),
     (
         "an automatic RE: Accusé de réception",
         message("RE : Accusé de réception", headers={"auto-submitted": "auto-generated"}),
@@ -226,15 +254,25 @@ RULES = [
     ),
     (
         "acknowledgement phrasing, long and substantive",
-        message(body="Nous avons bien reçu votre courrier. " + "Voici notre position détaillée. " * 40),
+        message(
+            body="Nous avons bien reçu votre courrier. " + "Voici notre position. " * 50
+        ),
         "reply",
     ),
     (
         "an Exchange OOF with Precedence: bulk added by a transport rule",
-        message("RE : Votre courrier", "Je suis absent jusqu'au 4 novembre.", headers={"precedence": "bulk"}),
+        message(
+            "RE : Votre courrier",
+            "Je suis absent jusqu'au 4 novembre.",
+            headers={"precedence": "bulk"},
+        ),
         "auto_reply",
     ),
-    ("Precedence: junk", message("Offre spéciale", "Promotions", headers={"precedence": "junk"}), "other"),
+    (
+        "Precedence: junk",
+        message("Offre spéciale", "Promotions", headers={"precedence": "junk"}),
+        "other",
+    ),
     ("Precedence: list", message(headers={"precedence": "list"}), "other"),
     ("List-Id", message(headers={"list-id": "<info.interieur.gouv.fr>"}), "other"),
     (
@@ -269,46 +307,81 @@ RULES = [
     ),
     (
         "Delivery Status Notification (Failure) with a null sender",
-        message("Delivery Status Notification (Failure)", sender="robot@x.org", headers={"return-path": "<>"}),
+        message(
+            "Delivery Status Notification (Failure)",
+            sender="robot@x.org",
+            headers={"return-path": "<>"},
+        ),
         "bounce",
     ),
     (
         "a postmaster's automatic message is about delivery",
-        message("Votre message", sender="postmaster@x.gouv.fr", headers={"auto-submitted": "auto-replied"}),
+        message(
+            "Votre message",
+            sender="postmaster@x.gouv.fr",
+            headers={"auto-submitted": "auto-replied"},
+        ),
         "bounce",
     ),
-    ("a MAILER-DAEMON is a mail system", message("Votre message", sender="MAILER-DAEMON"), "bounce"),
+    (
+        "a MAILER-DAEMON is a mail system",
+        message("Votre message", sender="MAILER-DAEMON"),
+        "bounce",
+    ),
     ("Non remis subject, but nothing automatic", message("Non remis : le dossier"), "reply"),
     (
         "a French delivery failure notification",
-        message("Notification d'état de la distribution (échec)", sender="x@y.fr", headers={"return-path": "<>"}),
+        message(
+            "Notification d'état de la distribution (échec)",
+            sender="x@y.fr",
+            headers={"return-path": "<>"},
+        ),
         "bounce",
     ),
     (
         "a French delay notification",
-        message("Notification d'état de la distribution (retard)", sender="x@y.fr", headers={"return-path": "<>"}),
+        message(
+            "Notification d'état de la distribution (retard)",
+            sender="x@y.fr",
+            headers={"return-path": "<>"},
+        ),
         "other",
     ),
     (
         "a téléservice's receipt that asks not to reply",
         message(
             "Dossier n° 1234",
-            "Votre dossier a bien été déposé le 3 octobre. Merci de ne pas répondre à ce courriel.",
+            "Votre dossier a bien été déposé le 3 octobre. Merci de ne pas y répondre.",
             "contact@demarches.gouv.fr",
         ),
         "acknowledgement",
     ),
     (
         "a short receipt with nothing automatic about it is taken for a person's answer",
-        message("Dossier n° 1234", "Votre dossier a bien été déposé le 3 octobre.", "contact@demarches.gouv.fr"),
+        message(
+            "Dossier n° 1234",
+            "Votre dossier a bien été déposé le 3 octobre.",
+            "contact@demarches.gouv.fr",
+        ),
         "reply",
     ),
     ("A.R. opening the subject", message("A.R. - demande n° 2025-12"), "acknowledgement"),
-    ("an A.R.S. is an agency, not an A.R.", message("Votre courrier à l'A.R.S. d'Île-de-France"), "reply"),
-    ("a real answer titled 'Votre saisine du ...'", message("Votre saisine du 3 octobre 2025"), "reply"),
+    (
+        "an A.R.S. is an agency, not an A.R.",
+        message("Votre courrier à l'A.R.S. d'Île-de-France"),
+        "reply",
+    ),
+    (
+        "a real answer titled 'Votre saisine du ...'",
+        message("Votre saisine du 3 octobre 2025"),
+        "reply",
+    ),
     (
         "a real answer titled 'Confirmation de votre demande de rendez-vous'",
-        message("Confirmation de votre demande de rendez-vous", "Le ministre vous recevra le 4 novembre."),
+        message(
+            "Confirmation de votre demande de rendez-vous",
+            "Le ministre vous recevra le 4 novembre.",
+        ),
         "reply",
     ),
     (
@@ -318,7 +391,10 @@ RULES = [
     ),
     (
         "no accents where French wants them, a typographic apostrophe",
-        message("Votre message", "Ceci est un message automatique : nous accusons reception de l\u2019envoi."),
+        message(
+            "Votre message",
+            "Ceci est un message automatique : nous accusons reception de l\u2019envoi.",
+        ),
         "acknowledgement",
     ),
     (
@@ -335,7 +411,11 @@ def test_rule(name, msg, kind):
 
 
 OUTGOING = [
-    ("a letter", message("Demande de rendez-vous", sender="coordination@collectif.example.org"), "letter"),
+    (
+        "a letter",
+        message("Demande de rendez-vous", sender="coordination@collectif.example.org"),
+        "letter",
+    ),
     (
         "from a sub-domain of the coalition",
         message("Demande", sender="marie@paris.collectif.example.org"),
@@ -343,7 +423,9 @@ OUTGOING = [
     ),
     (
         "our out-of-office",
-        message("Réponse automatique : Votre courrier", sender="coordination@collectif.example.org"),
+        message(
+            "Réponse automatique : Votre courrier", sender="coordination@collectif.example.org"
+        ),
         "other",
     ),
     (
@@ -411,7 +493,9 @@ def test_every_demo_message_gets_the_kind_its_generator_meant():
         msg = parse_message((DEMO / "mailbox" / item["files"][0]).read_bytes())
         found = classify(msg, item["folders"][0], config)
         if found != (item["direction"], item["kind"]):
-            wrong.append((item["files"][0], item["cases"], (item["direction"], item["kind"]), found))
+            wrong.append(
+                (item["files"][0], item["cases"], (item["direction"], item["kind"]), found)
+            )
     kinds = {item["kind"] for item in truth["messages"]}
     assert kinds == set(PREFIXES.values()), "the demo should hold every kind"
     assert wrong == []

@@ -568,7 +568,11 @@ def test_a_bounced_or_closed_thread_is_never_overdue():
     late = paris("2026-06-01 00:00")
     bounced = decide(
         [letter("2025-09-10 10:00"), incoming("bounce", "2025-09-10 10:01")],
-        [], TWO_MONTHS, "FR", PARIS, as_of=late,
+        [],
+        TWO_MONTHS,
+        "FR",
+        PARIS,
+        as_of=late,
     )
     closed = decide(
         [letter("2025-09-10 10:00")], [mark("closed", None)], TWO_MONTHS, "FR", PARIS, as_of=late
@@ -611,8 +615,11 @@ def test_every_demo_thread_gets_the_status_and_due_date_its_generator_meant():
         state = decide(
             events, [], deadlines[thread["correspondent"]], config.holidays, config.tz, as_of
         )
-        found = (state.status, state.due_at.date().isoformat() if state.due_at else None,
-                 state.overdue)
+        found = (
+            state.status,
+            state.due_at.date().isoformat() if state.due_at else None,
+            state.overdue,
+        )
         expected = (thread["status"], thread["due_at"], thread["overdue"])
         if found != expected:
             wrong.append((thread["letter"], expected, found))

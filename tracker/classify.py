@@ -79,7 +79,8 @@ DELAY_SUBJECTS = (
     "delivery status notification (success)", "delivered:", "relayed:", "remis :", "remis:",
     "notification d'état de remise (retard)", "notification d'état de la remise (retard)",
     "notification d'état de la distribution (retard)",
-    "notification d'état de remise (réussite)", "notification d'état de la distribution (réussite)",
+    "notification d'état de remise (réussite)",
+    "notification d'état de la distribution (réussite)",
 )
 
 # Subjects of out-of-office and other automatic answers: how the subject starts.
@@ -336,7 +337,8 @@ def _own_text(body: str) -> str:
 
 
 def _delivery_kind(facts: _Facts) -> str | None:
-    """``bounce`` or ``other`` (a delay warning, a success notice) for delivery notices; None else."""
+    """``bounce``, or ``other`` for a delay warning or a success notice; ``None`` for mail
+    that is no delivery notice."""
     report_type = _report_type(facts)
     local_part = _local_part(facts.from_address)
     daemon = local_part.startswith(DAEMON_SENDERS)

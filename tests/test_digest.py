@@ -3,6 +3,7 @@ a real SMTP server on loopback (aiosmtpd), and read back as it arrived."""
 
 from __future__ import annotations
 
+import html as html_module
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -254,3 +255,29 @@ def test_a_quiet_week_says_so_in_the_subject(imported, tmp_path):
     # 1 June, before any letter fell due and before any reply
     message = digest.run(db, config, now=datetime(2026, 6, 1, 9, 0, tzinfo=PARIS), dry_run=True).message
     assert message["Subject"] == "Aucun courrier en retard, aucune réponse cette semaine"
+
+
+def test_every_link_in_the_digest_opens_its_thread_in_datasette(imported, tmp_path):
+    import asyncio
+    import re
+
+    from tracker import publish
+
+    _, config, db = configured(imported, tmp_path, "")
+    html = digest.run(db, config, now=MONDAY, dry_run=True).message.get_body(("html",)).get_content()
+    base = "https://tracker.example.org/suivi"
+    links = sorted(set(re.findall(r'href="([^"]+)"', html)))  # 2 overdue, 3 due soon, 1 reply, 1 sent, 1 bounce
+    assert len(links) == 8 and all(link.startswith(base + "/tracker/threads/") for link in links)
+    ds = publish.make_datasette(config, base_url="/")
+
+    async def fetch() -> list[tuple[str, int, str]]:
+        pages = []
+        for link in links:
+            response = await ds.client.get(link[len(base):])
+            pages.append((link, response.status_code, response.text))
+        return pages
+
+    subjects = {row[0]: row[1] for row in db.execute("select id, subject from threads")}
+    for link, code, page in asyncio.run(fetch()):
+        assert code == 200, link
+        assert subjects[link.rsplit("/", 1)[1]] in html_module.unescape(page), link

@@ -812,7 +812,15 @@ def _stdlib_leaves(raw: bytes, defects: list[str]) -> list[_Leaf]:
     return leaves
 
 
+_CONTAINER = re.compile(rb"(?im)^content-type:[ \t]*(?:multipart|message)/")
+MAX_CONTAINERS = 100  # real messages have a handful (22 in the worst corpus torture test)
+
+
 def _leaves(raw: bytes, defects: list[str], head: _Headers) -> list[_Leaf]:
+    # both parsers recurse: hundreds of nested containers cost seconds before failing
+    if len(_CONTAINER.findall(raw, head.body_offset)) > MAX_CONTAINERS:
+        defects.append(f"more than {MAX_CONTAINERS} multipart or enclosed-message parts: body not read")
+        return []
     try:
         return _flanker_leaves(raw, defects, head)
     except RecursionError:

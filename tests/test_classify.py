@@ -446,6 +446,25 @@ def test_outgoing(name, msg, kind):
     assert classify(msg, "INBOX", CONFIG) == ("outgoing", kind)
 
 
+@pytest.mark.parametrize(
+    "folders,kind",
+    [
+        (["Drafts"], "other"),
+        (["INBOX.Brouillons"], "other"),
+        (["[Gmail]/Drafts"], "other"),
+        (["Entwürfe"], "other"),
+        (["Drafts", "Sent"], "letter"),  # sent after all
+        (["Sent"], "letter"),
+        (["INBOX"], "letter"),
+    ],
+)
+def test_a_draft_is_no_letter(folders, kind):
+    msg = message("Demande de rendez-vous", sender="coordination@collectif.example.org")
+    row = {"from_address": msg.from_.address, "subject": msg.subject, "folders": json.dumps(folders)}
+    assert classify_row(row, CONFIG) == ("outgoing", kind)
+    assert classify(msg, folders[0], CONFIG) == ("outgoing", kind if len(folders) == 1 else "other")
+
+
 def test_a_message_without_sender_is_incoming():
     msg = message()
     msg.from_ = None

@@ -46,6 +46,8 @@ HEADERS_READ = (
 
 # Folders whose messages are ours: a path segment starting with one of these.
 SENT_FOLDER_WORDS = ("sent", "envoy", "gesendet", "enviad", "inviat", "verzonden", "skickat")
+# Folders of unsent mail: a draft is no letter (a whole Maildir may be imported).
+DRAFT_FOLDER_WORDS = ("draft", "brouillon", "entwurf", "borrador", "bozz", "concept", "templates")
 
 # Senders that are mail systems, not people: their mail is about delivery.
 DAEMON_SENDERS = ("mailer-daemon", "mailerdaemon", "mail-daemon")
@@ -221,7 +223,8 @@ _AWAY_BODY = _Phrases(AWAY_PHRASES)
 _NO_REPLY_BODY = _Phrases(NO_REPLY_PHRASES)
 # On folded subjects: "RE :", "TR:", "Fwd:", "AW:", "WG:", "Rép. :", "Réf. :", "RE[2]:".
 _REPLY_PREFIX = re.compile(r"^(?:re|tr|fw|fwd|aw|wg|rep|ref)\.?\s*(?:\[\d+\])?\s*:")
-_SENT_FOLDER = re.compile(r"(?:^|[/.\s_\-\[\]])(?:" + "|".join(SENT_FOLDER_WORDS) + ")", re.I)
+_SENT_FOLDER = re.compile(r"(?:^|[/.\s_\-\[\]])(?:" + "|".join(SENT_FOLDER_WORDS) + ")")
+_DRAFT_FOLDER = re.compile(r"(?:^|[/.\s_\-\[\]])(?:" + "|".join(DRAFT_FOLDER_WORDS) + ")")
 # Where the quoted letter starts in a reply: everything below is not the sender's own text.
 _QUOTE_START = re.compile(
     r"^(?:>|-{2,}\s*(?:original message|message d'origine|message original)|"
@@ -459,6 +462,11 @@ def is_sent_folder(folder: str | None) -> bool:
     return bool(folder) and bool(_SENT_FOLDER.search(fold(folder)))
 
 
+def is_draft_folder(folder: str | None) -> bool:
+    """True for "Drafts", "INBOX.Brouillons", "[Gmail]/Drafts", "Entwürfe", ... ."""
+    return bool(folder) and bool(_DRAFT_FOLDER.search(fold(folder)))
+
+
 def _direction(facts: _Facts, folders: Iterable[str], config: Config) -> str:
     if facts.delivery_kind:
         return "incoming"  # our own mail server's bounces come from our domain
@@ -469,10 +477,12 @@ def _direction(facts: _Facts, folders: Iterable[str], config: Config) -> str:
     return "incoming"
 
 
-def _classify(facts: _Facts, folders: Iterable[str], config: Config) -> tuple[str, str]:
+def _classify(facts: _Facts, folders: list[str], config: Config) -> tuple[str, str]:
     found = _direction(facts, folders, config)
-    kind = _outgoing_kind(facts) if found == "outgoing" else _incoming_kind(facts)
-    return found, kind
+    if found == "outgoing":
+        drafts = folders and all(is_draft_folder(f) for f in folders)
+        return found, "other" if drafts else _outgoing_kind(facts)
+    return found, _incoming_kind(facts)
 
 
 def direction(msg: ParsedMessage, folder: str | None, config: Config) -> str:
@@ -531,5 +541,6 @@ __all__ = [
     "direction",
     "fold",
     "is_coalition_address",
+    "is_draft_folder",
     "is_sent_folder",
 ]

@@ -6,13 +6,13 @@ except where this file says why they differ.
 from __future__ import annotations
 
 import email
-import functools
 import email.policy
+import functools
 import hashlib
 import re
 import sqlite3
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 
 import pytest

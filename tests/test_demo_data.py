@@ -33,7 +33,8 @@ REQUIRED_CASES = [
     "auto_reply:rfc3834", "auto_reply:x_autoreply", "auto_reply:exchange_subject",
     "auto_reply:precedence", "acknowledgement:accuse", "acknowledgement:ar",
     "auto_submitted_acknowledgement", "newsletter", "after_deadline", "file_before_letter",
-    "bcc_copy_in_inbox", "second_reply", "ambiguous",
+    "bcc_copy_in_inbox", "second_reply", "ambiguous", "reply_linked:missing_parent",
+    "subject_of_reminder", "delivered_twice", "subject_prefix:TR : RE :",
 ]
 ONCE_IS_ENOUGH = {"cc_body_auto_reply", "new_subject_cites_numeric_date"}
 

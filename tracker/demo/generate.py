@@ -40,7 +40,10 @@ everything that came back, as a Maildir, with the truth the threading tests scor
                       auto-replies, acknowledgements, bounce],
          "reminders": [...],
          "opened_at": "ISO date-time of the letter",
-         "due_at": "YYYY-MM-DD",      # opened_at's local date + the body's deadline
+         "due_at": "YYYY-MM-DD",      # opened_at's local date + the body's deadline (months:
+                                      # same day-of-month or the month's last day; working
+                                      # days: the letter's day not counted, weekends and FR
+                                      # public holidays skipped); given for every thread
          "overdue": true | false,     # not answered/bounced and as_of > due_at
          "answered_late": true | false,
          "cases": [...]}
@@ -343,7 +346,7 @@ GENERIC_ANSWER = (
     "restent à la disposition du Collectif pour poursuivre ce dialogue."
 )
 HEADERLESS_PREFIXES = ["RE : ", "TR : ", "Réf. : ", "Rép. : ", "RE: ", "TR: ", "Réf : ", "Fwd: ",
-                       "Rép : "]
+                       "Rép : ", "TR : RE : ", "RE : TR : "]
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
              "septembre", "octobre", "novembre", "décembre"]
 DAYS_FR = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
@@ -519,6 +522,8 @@ class Msg:
     correspondent: str | None = None
     cases: list[str] = field(default_factory=list)
     also_inbox: bool = False  # the coalition Bcc'd itself: the same message in two folders
+    subject: str = ""
+    inbox_copies: int = 1  # delivered twice (To one coalition address, Cc another)
     file_stamp: int | None = None  # a file name out of date order (restored from a backup)
     raw: bytes = b""
     threads: list[tuple[str, str]] = field(default_factory=list)
@@ -665,7 +670,7 @@ class Generator:
         rng = self.rng
         weights = [b.weight for b in BODIES]
         answering = [b for b in BODIES if b.answer > 0.5 and b.name != BODIES[1].name]
-        pairs = max(1, min(4, self.n_letters // 50))
+        pairs = max(1, min(4, self.n_letters // 45))
         planned = 0
         for index in range(pairs):
             # two letters to the same body on the same day: a vague reply cannot be placed
@@ -844,7 +849,7 @@ class Generator:
         letter = thread.letter
         name, addr, title = letter.signer
         prefix = next(c for c in msg.cases if c.startswith("prefix:"))[7:]
-        subject = prefix + letter.subject
+        subject = msg.subject = prefix + letter.subject
         text = (
             f"{thread.body.salutation},\n\n"
             f"Nous nous permettons de revenir vers vous au sujet de notre courrier du "
@@ -887,7 +892,13 @@ class Generator:
         if cc:
             headers.append(f"Cc: {cc}")
         headers += [f"Subject: {encode_header(subject, charset)}", f"Message-ID: <{msg.mid}>"]
-        if linked:
+        if linked and link_style == "missing_parent":
+            # answered from an internal forward the coalition never saw: the parent is missing,
+            # the References chain still reaches the letter
+            internal = f"{self.rng.getrandbits(64):016x}.transfert@{from_addr.rpartition('@')[2]}"
+            headers.append(f"In-Reply-To: <{internal}>")
+            headers.append("References: " + "\n ".join(f"<{m}>" for m in [*linked, internal]))
+        elif linked:
             if link_style in ("both", "in_reply_to"):
                 headers.append(f"In-Reply-To: <{linked[-1]}>")
             if link_style in ("both", "references"):
@@ -899,6 +910,7 @@ class Generator:
                      second: bool = False) -> None:
         rng = self.rng
         body, letter = thread.body, thread.letter
+        reminders = [m.subject for m in thread.reminders if m.when < msg.when]
         charset, cte = _mailer_charset(body, rng)
         sent_day = letter.msg.when.date()
         ministry_ref = f"{body.ref_prefix}/{msg.when.year}/{rng.randrange(100, 9999):04d}"
@@ -920,6 +932,10 @@ class Generator:
             self.prefix_turn += 1
             subject = prefix + letter.subject
             msg.cases.append("subject_prefix:" + prefix.strip())
+            if reminders and rng.random() < 0.5:
+                # answered the reminder's e-mail: "RE : Relance : ..."
+                subject = prefix + reminders[-1]
+                msg.cases.append("subject_of_reminder")
         elif variant == "date_subject":
             subject = f"Votre courrier du {french_date(sent_day)} - N/Réf : {ministry_ref}"
             msg.cases.append("new_subject_cites_date")
@@ -1016,8 +1032,8 @@ class Generator:
         subject = {"accuse": "Accusé de réception de votre courrier",
                    "ar": f"[AR] {letter.subject}",
                    "accuse_subject": f"Accusé de réception : {letter.subject}"}[variant]
-        text = (f"Madame, Monsieur,\n\nVotre envoi du {french_date(letter.msg.when.date())} "
-                f"(objet : « {letter.subject} ») a bien été reçu par les services du "
+        text = (f"Objet : {letter.subject}\n\nMadame, Monsieur,\n\nVotre envoi du "
+                f"{french_date(letter.msg.when.date())} a bien été reçu par les services du "
                 f"{body.name}.\n\nConformément aux articles L. 112-11 et R. 112-11-1 du code des "
                 f"relations entre le public et l'administration, le présent accusé de réception "
                 f"ne préjuge pas de la suite qui sera donnée à votre demande.\n\n"
@@ -1189,11 +1205,12 @@ class Generator:
                 reply = Msg(self.ids.new(at, style, domain), "INBOX", at, "reply", "incoming", "", body.name)
                 prior = [m for m in [letter.msg, *thread.reminders] if m.when < at]
                 link_chain = [m.mid for m in prior] + ([thread.replies[0].mid] if second and thread.replies else [])
-                linkage = rng.choices(["both", "in_reply_to", "references", "none"], [45, 8, 7, 40])[0]
+                linkage = rng.choices(["both", "in_reply_to", "references", "missing_parent", "none"],
+                                      [42, 7, 6, 5, 40])[0]
                 variant = "plain"
                 if linkage == "none":
                     headerless_count += 1
-                    options = ["subject_prefix", "subject_prefix", "subject_prefix", "objet_body", "reference", "pdf",
+                    options = ["subject_prefix"] * 5 + ["objet_body", "reference", "pdf",
                                "accuse_human", "html_only"]
                     if sent_days[body.name].count(letter.msg.when.date()) == 1:
                         options += ["date_subject", "date_numeric", "date_subject"]
@@ -1208,6 +1225,9 @@ class Generator:
                 if rng.random() < 0.04:
                     reply.file_stamp = int(letter.msg.when.timestamp()) - rng.randrange(86400, 86400 * 30)
                     reply.cases.append("file_before_letter")
+                if rng.random() < 0.03:
+                    reply.inbox_copies = 2
+                    reply.cases.append("delivered_twice")
                 reply.threads.append(key)
                 thread.replies.append(reply)
                 self.messages.append(reply)
@@ -1278,10 +1298,10 @@ class Generator:
                 (folder / sub).mkdir(parents=True, exist_ok=True)
         files: dict[str, list[str]] = {}
         for number, msg in enumerate(self.messages):
-            places = [msg.folder] + (["INBOX"] if msg.also_inbox else [])
-            for folder in places:
-                stamp = msg.file_stamp or int(msg.when.timestamp())
-                name = f"{stamp}.M{(number * 7919) % 1000000:06d}P{number}.{HOST}"
+            places = [msg.folder] * msg.inbox_copies + (["INBOX"] if msg.also_inbox else [])
+            for copy, folder in enumerate(places):
+                stamp = msg.file_stamp or int(msg.when.timestamp()) + copy
+                name = f"{stamp}.M{(number * 7919) % 1000000:06d}P{number}{'c%d' % copy if copy else ''}.{HOST}"
                 rel = f"{'' if folder == 'INBOX' else '.Sent/'}cur/{name}"
                 path = mailbox / rel
                 path.write_bytes(msg.raw)

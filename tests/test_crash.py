@@ -40,7 +40,7 @@ BATCH = 12  # small transactions, so that kills fall between and inside them
 BUDGET_SECONDS = 90
 MAILDIR = "<maildir>"
 DUPLICATE = "1800000002.copy.bench:2,S"
-KEEP_TOGETHER = {DUPLICATE}  # and the file it copies (set by the mailbox fixture)
+KEEP_TOGETHER = {DUPLICATE}  # and the file it copies (added by the mailbox fixture)
 
 
 def _tracker(config: Path, *args: str) -> list[str]:
@@ -71,8 +71,8 @@ def _copy(mailbox: Path, target: Path, keep=lambda path: True) -> Path:
 
 
 def _in_first_half(path: Path) -> bool:
-    # the message found in two folders stays whole: its classification across two
-    # imports is an ordering question (tests/test_properties.py), not a crash one
+    # the message found in two folders stays whole: which folder it is met in first is an
+    # ordering question (tests/test_properties.py), not a crash one
     if path.name in KEEP_TOGETHER:
         return True
     return zlib.crc32(path.name.encode()) % 2 == 0

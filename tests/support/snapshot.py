@@ -60,13 +60,13 @@ def columns(path: Path | str, table: str) -> list[str]:
         conn.close()
 
 
-def snapshot(path: Path | str, replace: dict[str, str] | None = None) -> dict[str, list[tuple]]:
+def snapshot(path: Path | str | sqlite3.Connection, replace: dict[str, str] | None = None) -> dict[str, list[tuple]]:
     """Every table's rows (sorted), without clock columns and serial keys.
 
     ``replace`` rewrites text in every value (say, a Maildir's path in location keys),
     so that databases of two copies of one mailbox compare equal.
     """
-    conn = sqlite3.connect(str(path))
+    conn = path if isinstance(path, sqlite3.Connection) else sqlite3.connect(str(path))
     try:
         result: dict[str, list[tuple]] = {}
         for table in tables(conn):
@@ -87,7 +87,8 @@ def snapshot(path: Path | str, replace: dict[str, str] | None = None) -> dict[st
             result[table] = sorted(rows, key=repr)
         return result
     finally:
-        conn.close()
+        if conn is not path:
+            conn.close()
 
 
 def integrity_problems(path: Path | str) -> list[str]:

@@ -279,18 +279,19 @@ def decode_words(value: str, defects: list[str] | None = None) -> str:
     return text
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _clean(text: str) -> str:
-    """One line: folded whitespace and control characters become single spaces."""
-    return " ".join(text.replace("\x00", "").split())
+    """One line: control characters dropped, runs of whitespace made single spaces."""
+    return " ".join(_CONTROL.sub("", text).split())
 
 
 # ---------------------------------------------------------------------------
 # Message-IDs
 
 _BRACKETED = re.compile(r"<([^<>]*)>")
-
-
-_ID_SHAPE = re.compile(r"[^\s]*@[^\s]*")
+_ID_SHAPE = re.compile(r"\S+@\S+")
 
 
 def _valid_id(candidate: str) -> bool:
@@ -334,8 +335,6 @@ def _message_id(value: str | None, defects: list[str]) -> str | None:
 
 
 _ADDRESS_WORD = re.compile(r"(?<![^\s])[^\s<>,;\"@]+@[^\s<>,;\"@]+\.[^\s<>,;\"@]+(?![^\s])")
-
-
 _ADDRESS_SHAPE = re.compile(r"[^\s<>,;\"]+@[^\s<>,;\"@]+")
 # the shapes nearly every address has: 'Name <a@b>', '"Name" <a@b>', '<a@b>', 'a@b'
 _SIMPLE_MAILBOX = re.compile(

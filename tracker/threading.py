@@ -139,20 +139,24 @@ def rethread(
     stored rows (``classify.classify_row``) first; so does ``reclassify``.
     """
     sync_correspondents(db, config)
-    fingerprint = _fingerprint(config)
+    state = {
+        "config": _fingerprint(config),
+        "classify": json.dumps([sorted(config.coalition_addresses), sorted(config.coalition_domains)]),
+        "evidence": f"{EVIDENCE_VERSION} {config.timezone}",
+    }
     stored = dict(db.execute("select key, value from threading_state").fetchall())
-    config_changed = stored.get("config") != fingerprint
-    if changed_message_ids is None or config_changed:
+    if changed_message_ids is None or stored.get("config") != state["config"]:
         with db.atomic():
-            if reclassify or config_changed:
+            # rows were classified at import with the coalition of that day: only another
+            # coalition (or a request) calls for classifying them again
+            if reclassify or stored.get("classify", state["classify"]) != state["classify"]:
                 _reclassify(db, config)
-            if stored.get("evidence") != _evidence_version(config):
+            if stored.get("evidence") != state["evidence"]:
                 # a letter's date key is its local date: another time zone, other keys
                 db.execute("delete from message_keys")
             _rethread_all(db, config)
             db.conn.executemany(
-                "insert or replace into threading_state (key, value) values (?, ?)",
-                [("config", fingerprint), ("evidence", _evidence_version(config))],
+                "insert or replace into threading_state (key, value) values (?, ?)", list(state.items())
             )
         return
     changed = [m for m in dict.fromkeys(changed_message_ids) if m]
@@ -163,11 +167,7 @@ def rethread(
         Threader(db, config).run(affected)
 
 
-EVIDENCE_VERSION = "1"
-
-
-def _evidence_version(config: Config) -> str:
-    return f"{EVIDENCE_VERSION} {config.timezone}"
+EVIDENCE_VERSION = "1"  # bump when matching extracts evidence differently
 
 
 def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:
@@ -491,13 +491,13 @@ class Threader:
             self.q_in("delete from message_links where rel = 'original' and message_id in ({in_})", message_ids)
         sql = (
             "select message_id, date, subject, direction, kind, from_address, delivery_reports, "
-            "original_message_id, exists(select 1 from message_keys x where x.message_id = "
-            "messages.message_id and x.key = 'x:evidence') from messages "
+            "original_message_id from messages "
             "where ((direction = 'outgoing' and kind = 'letter') or kind in ('reply', "
             "'acknowledgement', 'auto_reply', 'bounce'))"
         )
         if message_ids is None:
             rows = self.q(sql)
+            known_ids = {r[0] for r in self.q("select message_id from message_keys where key = 'x:evidence'")}
             recipients = self.q(
                 "select r.message_id, r.role, r.address from recipients r join messages m "
                 "on m.message_id = r.message_id where m.direction = 'outgoing' and m.kind = 'letter' "
@@ -505,6 +505,13 @@ class Threader:
             )
         else:
             rows = self.q_in(sql + " and message_id in ({in_})", message_ids)
+            known_ids = {
+                r[0]
+                for r in self.q_in(
+                    "select message_id from message_keys where key = 'x:evidence' and message_id in ({in_})",
+                    message_ids,
+                )
+            }
             recipients = self.q_in(
                 "select message_id, role, address from recipients where role in ('to', 'cc') "
                 "and message_id in ({in_})",
@@ -516,7 +523,8 @@ class Threader:
         keys: list[tuple[str, str, str]] = []
         links: list[tuple[str, str, str]] = []
         needs_evidence: dict[str, tuple[str, str, str | None]] = {}
-        for message_id, when, subject, direction, kind, sender, reports, original, known in rows:
+        for message_id, when, subject, direction, kind, sender, reports, original in rows:
+            known = message_id in known_ids
             if direction == "outgoing" and kind == "letter":
                 to = {self.resolve(a) for role, a in addressed.get(message_id, []) if role == "to"}
                 cc = {self.resolve(a) for role, a in addressed.get(message_id, []) if role == "cc"}

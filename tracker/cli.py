@@ -331,19 +331,22 @@ def threads(obj: Context, fmt: str, as_of: str | None) -> None:
 
 @cli.command()
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.option("--reclassify", is_flag=True,
+              help="Also re-derive each message's kind (done anyway when the coalition changed).")
 @click.pass_obj
-def rethread(obj: Context, quiet: bool) -> None:
+def rethread(obj: Context, quiet: bool, reclassify: bool) -> None:
     """Re-derive conversations, threads and statuses from the stored messages and the
     current config (after editing correspondents); nothing is re-imported.
 
     \b
-    Example:
+    Examples:
       tracker rethread
+      tracker rethread --reclassify
     """
     from . import threading
 
     db = obj.db(create=False)
-    threading.rethread(db, obj.config, None)
+    threading.rethread(db, obj.config, None, reclassify=reclassify)
     if not (quiet or obj.quiet):
         count = db.execute("select count(*) from threads").fetchone()[0]
         unmatched = db.execute("select count(*) from unmatched").fetchone()[0]

@@ -100,7 +100,9 @@ class ParseFailure(Exception):
 # header section
 
 
-_HEADER_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+# one header field: its name, and its value with any continuation lines
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)\n?")
+_FOLD = re.compile(rb"[ \t]*\r?\n[ \t]+")
 _MBOX_FROM = re.compile(rb"^From [^\r\n]*\r?\n")
 
 
@@ -129,53 +131,38 @@ def _read_headers(raw: bytes, defects: list[str] | None) -> _Headers:
     "quietly" (used for enclosed messages).
     """
     result = _Headers()
-    start = 0
     match = _MBOX_FROM.match(raw)
-    if match:  # an mbox "From " line left in front of a single message
-        start = match.end()
-    pos = start
+    # an mbox "From " line left in front of a single message is not a header
+    start = pos = match.end() if match else 0
     size = len(raw)
-    current: list[bytes] | None = None
-    name = ""
     while pos < size:
-        end = raw.find(b"\n", pos)
-        if end < 0:
-            end = size
-        line = raw[pos:end]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        nxt = end + 1
-        if not line:  # the empty line between headers and body
-            pos = nxt
+        if raw.startswith(b"\n", pos) or raw.startswith(b"\r\n", pos):
+            pos = raw.index(b"\n", pos) + 1  # the empty line between headers and body
             break
-        if line[:1] in (b" ", b"\t"):
-            if current is None:
+        field_match = _FIELD.match(raw, pos)
+        if field_match is None:
+            if raw[pos:pos + 1] in (b" ", b"\t") and not result.fields:
                 if defects is not None:
                     defects.append("header section starts with a continuation line")
-            else:
-                current.append(line)
-            pos = nxt
-            continue
-        match = _HEADER_NAME.match(line)
-        if not match:
-            if not result.fields and current is None:
+                newline = raw.find(b"\n", pos)
+                pos = size if newline < 0 else newline + 1
+                continue
+            if not result.fields:
                 raise ParseFailure(
                     "no mail headers: the data does not start with 'Name: value' lines"
                 )
             if defects is not None:
                 defects.append("header section ends without an empty line")
             break  # this line starts the body, as the standard library reads it
-        if current is not None:
-            result.fields.append((name, b" ".join(part.strip() for part in current)))
-        name = match.group(1).decode("ascii").lower()
-        current = [line[match.end():]]
-        pos = nxt
+        value = field_match.group(2)
+        if b"\n" in value:
+            value = _FOLD.sub(b" ", value)
+        result.fields.append((field_match.group(1).decode("ascii").lower(), value.strip()))
+        pos = field_match.end()
         if pos - start > MAX_HEADER_BYTES:
             raise ParseFailure(
                 f"header section larger than {MAX_HEADER_BYTES // 1024} KB: not a normal message"
             )
-    if current is not None:
-        result.fields.append((name, b" ".join(part.strip() for part in current)))
     result.body_offset = min(pos, size)
     return result
 
@@ -292,6 +279,7 @@ def _clean(text: str) -> str:
 
 _BRACKETED = re.compile(r"<([^<>]*)>")
 _ID_SHAPE = re.compile(r"\S+@\S+")
+_SPACE = re.compile(r"\s")
 
 
 def _valid_id(candidate: str) -> bool:
@@ -320,7 +308,7 @@ def _message_id(value: str | None, defects: list[str]) -> str | None:
         return None
     found = _BRACKETED.findall(value)
     candidate = (found[0] if found else value).strip()
-    if not candidate or len(candidate) > MAX_ID_LENGTH or any(c.isspace() for c in candidate):
+    if not candidate or len(candidate) > MAX_ID_LENGTH or _SPACE.search(candidate):
         defects.append("unreadable Message-ID replaced by one derived from the bytes")
         return None
     if not found:

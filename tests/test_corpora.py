@@ -333,3 +333,23 @@ def test_large_corpus_messages_parse_in_linear_time():
                 pass
             elapsed = time.perf_counter() - started
             assert elapsed < 1.5 * len(raw) / 1_000_000 + 1, (name, elapsed)
+
+
+@pytest.mark.parametrize(
+    "path, read, expected",
+    [
+        ("flanker-fixtures/tests/fixtures/messages/8bitmime.eml", lambda m: m.body_text, "Превел\n\n123\n"),
+        ("mail-ruby-fixtures/spec/fixtures/emails/multi_charset/ks_c_5601-1987.eml",
+         lambda m: m.body_text, "스티해\n"),
+        # raw UTF-8 file name, cut in the middle of a character by the sending client
+        ("flanker-fixtures/tests/fixtures/messages/russian-attachment-yahoo.eml",
+         lambda m: m.attachments[0].filename[:8], "Картинка"),
+        # raw Latin-1 display name
+        ("flanker-fixtures/tests/fixtures/messages/from-encoding.eml",
+         lambda m: m.from_.name, "Ingo Lütkebohle"),
+        ("flanker-fixtures/tests/fixtures/messages/attached-pdf.eml",
+         lambda m: (m.attachments[0].filename, m.attachments[0].text), ("test.pdf", "Test.")),
+    ],
+)
+def test_corpus_texts_are_decoded_right(path, read, expected):
+    assert read(parse_message((CORPORA / path).read_bytes())) == expected

@@ -616,10 +616,14 @@ class _Leaf:
 def _fix_latin1(text: str) -> str:
     """Undo our Latin-1 reading of UTF-8 bytes in a flanker header value."""
     if text and any("\x80" <= ch <= "\xff" for ch in text) and max(text) <= "\xff":
+        data = text.encode("latin-1")
         try:
-            return text.encode("latin-1").decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeError:
-            pass
+            # UTF-8 cut short by a client (a truncated long name) is still UTF-8
+            decoded = data.decode("utf-8", "replace")
+            if decoded.count("\ufffd") <= 2:
+                return decoded
     return text
 
 

@@ -347,6 +347,9 @@ GENERIC_ANSWER = (
 )
 HEADERLESS_PREFIXES = ["RE : ", "TR : ", "Réf. : ", "Rép. : ", "RE: ", "TR: ", "Réf : ", "Fwd: ",
                        "Rép : ", "TR : RE : ", "RE : TR : "]
+HEADERLESS_VARIANTS = ["subject_prefix", "date_subject", "subject_prefix", "objet_body", "subject_prefix",
+                      "reference", "subject_prefix", "pdf", "subject_prefix", "accuse_human",
+                      "subject_prefix", "html_only", "subject_prefix", "date_numeric"]
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
              "septembre", "octobre", "novembre", "décembre"]
 DAYS_FR = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
@@ -424,9 +427,26 @@ def encode_body(text: str, charset: str, cte: str) -> bytes:
     return data if data.endswith(b"\n") else data + b"\n"
 
 
+def wrap_8bit(text: str, flowed: bool, width: int = 72) -> str:
+    """Wrap long lines as mail clients do for 8bit parts: format=flowed soft breaks (a trailing
+    space, RFC 3676) for UTF-8, hard breaks for the older Latin-1 and windows-1252 clients."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width + 4:
+            out.append(line)
+            continue
+        chunks = wrap(line, width)
+        out.extend(chunk + " " for chunk in chunks[:-1]) if flowed else out.extend(chunks[:-1])
+        out.append(chunks[-1])
+    return "\n".join(out)
+
+
 def text_part(text: str, charset: str, cte: str, subtype: str = "plain") -> bytes:
+    flowed = subtype == "plain" and cte == "8bit" and charset == "utf-8"
+    if subtype == "plain" and cte == "8bit":
+        text = wrap_8bit(text, flowed)
     head = (f"Content-Type: text/{subtype}; charset=\"{charset}\""
-            + ("; format=flowed" if subtype == "plain" and cte == "8bit" and charset == "utf-8" else "")
+            + ("; format=flowed" if flowed else "")
             + f"\nContent-Transfer-Encoding: {cte}\n\n")
     return head.encode("ascii") + encode_body(text, charset, cte)
 
@@ -643,6 +663,10 @@ class Generator:
         self.used_subjects: set[str] = set()
         self.boundary_count = 0
         self.prefix_turn = 0
+        self.variant_turn = 0
+        self.reminder_turn = 0
+        self.auto_turn = 0
+        self.ack_turn = 0
 
     def boundary(self) -> str:
         self.boundary_count += 1
@@ -840,6 +864,10 @@ class Generator:
                 text_part(cover, charset, cte),
                 attachment_part(pdf, f"Courrier_{letter.ref}.pdf"),
             ])
+        elif rng.random() < 0.25:
+            body = multipart("alternative", self.boundary(), [
+                text_part(text, charset, cte), text_part(html_of(text), charset, cte, "html")])
+            msg.cases.append("multipart_alternative")
         else:
             body = text_part(text, charset, cte)
         msg.cases.append(f"charset:{charset}/{cte}")
@@ -932,7 +960,8 @@ class Generator:
             self.prefix_turn += 1
             subject = prefix + letter.subject
             msg.cases.append("subject_prefix:" + prefix.strip())
-            if reminders and rng.random() < 0.5:
+            self.reminder_turn += bool(reminders)
+            if reminders and self.reminder_turn % 2:
                 # answered the reminder's e-mail: "RE : Relance : ..."
                 subject = prefix + reminders[-1]
                 msg.cases.append("subject_of_reminder")
@@ -1028,7 +1057,8 @@ class Generator:
     def render_ack(self, thread: Thread, msg: Msg, chain: list[str]) -> None:
         rng = self.rng
         body, letter = thread.body, thread.letter
-        variant = rng.choice(["accuse", "ar", "accuse_subject"])
+        variant = ["accuse", "ar", "accuse_subject"][self.ack_turn % 3]
+        self.ack_turn += 1
         subject = {"accuse": "Accusé de réception de votre courrier",
                    "ar": f"[AR] {letter.subject}",
                    "accuse_subject": f"Accusé de réception : {letter.subject}"}[variant]
@@ -1050,7 +1080,8 @@ class Generator:
 
     def render_auto(self, body: Body, letter: Letter, addr: str, msg: Msg, chain: list[str]) -> None:
         rng = self.rng
-        variant = rng.choice(["rfc3834", "x_autoreply", "exchange_subject", "precedence"])
+        variant = ["rfc3834", "x_autoreply", "exchange_subject", "precedence"][self.auto_turn % 4]
+        self.auto_turn += 1
         back = french_date((msg.when + timedelta(days=rng.randrange(3, 20))).date())
         text = (f"Bonjour,\n\nJe suis absent(e) du bureau jusqu'au {back} inclus, avec un accès "
                 f"limité à ma messagerie. Pour toute demande urgente, merci de contacter le "
@@ -1210,11 +1241,11 @@ class Generator:
                 variant = "plain"
                 if linkage == "none":
                     headerless_count += 1
-                    options = ["subject_prefix"] * 5 + ["objet_body", "reference", "pdf",
-                               "accuse_human", "html_only"]
-                    if sent_days[body.name].count(letter.msg.when.date()) == 1:
-                        options += ["date_subject", "date_numeric", "date_subject"]
-                    variant = rng.choice(options)
+                    # in turn, so that each way of citing the letter shows up several times
+                    variant = HEADERLESS_VARIANTS[self.variant_turn % len(HEADERLESS_VARIANTS)]
+                    self.variant_turn += 1
+                    if variant.startswith("date") and sent_days[body.name].count(letter.msg.when.date()) > 1:
+                        variant = "subject_prefix"  # the date would point at two letters
                 else:
                     variant = rng.choice(["plain", "plain", "plain", "pdf", "html_only", "accuse_human"])
                 if second:
@@ -1225,7 +1256,7 @@ class Generator:
                 if rng.random() < 0.04:
                     reply.file_stamp = int(letter.msg.when.timestamp()) - rng.randrange(86400, 86400 * 30)
                     reply.cases.append("file_before_letter")
-                if rng.random() < 0.03:
+                if len(self.messages) % 31 == 0:
                     reply.inbox_copies = 2
                     reply.cases.append("delivered_twice")
                 reply.threads.append(key)

@@ -19,9 +19,10 @@
 
 Every step re-derives only what the changed messages can affect (their conversations, the
 letters connected to them, the answers that share evidence with those letters), so the cost
-follows what a sync brought, not the size of the mailbox. ``None`` re-derives everything,
-re-classifying stored rows when ``classify.classify_row`` exists: a config change needs no
-re-import.
+follows what a sync brought, not the size of the mailbox. ``None`` (or a config whose
+correspondents changed) re-derives everything, in memory; the evidence read from bodies is
+kept, and rows are re-classified (``classify.classify_row``) only when the coalition changed
+or on request: a config change needs no re-import.
 """
 
 from __future__ import annotations
@@ -138,7 +139,6 @@ def rethread(
     re-derives everything, whatever ``changed_message_ids`` says, and re-classifies the
     stored rows (``classify.classify_row``) first; so does ``reclassify``.
     """
-    sync_correspondents(db, config)
     state = {
         "config": _fingerprint(config),
         "classify": json.dumps([sorted(config.coalition_addresses), sorted(config.coalition_domains)]),
@@ -146,6 +146,7 @@ def rethread(
     }
     stored = dict(db.execute("select key, value from threading_state").fetchall())
     if changed_message_ids is None or stored.get("config") != state["config"]:
+        sync_correspondents(db, config)
         with db.atomic():
             # rows were classified at import with the coalition of that day: only another
             # coalition (or a request) calls for classifying them again
@@ -167,7 +168,7 @@ def rethread(
         Threader(db, config).run(affected)
 
 
-EVIDENCE_VERSION = "1"  # bump when matching extracts evidence differently
+EVIDENCE_VERSION = "2"  # bump when matching extracts evidence differently
 
 
 def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:
@@ -573,6 +574,7 @@ class Threader:
                     found = matching.letter_keys(subject, body, _parse(when), self.tz)
                     if matching.is_reminder(subject):
                         found.add("reminder")
+                        found |= {"rs:" + k[2:] for k in found if k.startswith("s:")}
                 else:
                     found = matching.probe_keys(subject, body)
                 keys += [(message_id, key, role) for key in found]
@@ -712,10 +714,9 @@ class Threader:
                     r[0]
                     for r in self.q(
                         "select k.message_id from message_keys k join message_keys c on c.message_id = "
-                        "k.message_id and c.key = ? and c.role = 'letter' join message_keys r on "
-                        "r.message_id = k.message_id and r.key = 'reminder' join messages m on "
+                        "k.message_id and c.key = ? and c.role = 'letter' join messages m on "
                         "m.message_id = k.message_id and m.date >= ? where k.key = ? and k.role = 'letter'",
-                        [key, letter.date, subject],
+                        [key, letter.date, "rs:" + letter.subject_key],
                     )
                 }
                 if letter.reminder:  # and the letter it continues

@@ -1193,7 +1193,6 @@ class Generator:
             days = sent_days.setdefault(thread.body.name, [])
             days.append(thread.letter.msg.when.date())
             days.extend(m.when.date() for m in thread.reminders)
-        headerless_count = 0
         for thread in self.threads:
             letter, body = thread.letter, thread.body
             key = (letter.msg.mid, body.name)
@@ -1240,7 +1239,6 @@ class Generator:
                                       [42, 7, 6, 5, 40])[0]
                 variant = "plain"
                 if linkage == "none":
-                    headerless_count += 1
                     # in turn, so that each way of citing the letter shows up several times
                     variant = HEADERLESS_VARIANTS[self.variant_turn % len(HEADERLESS_VARIANTS)]
                     self.variant_turn += 1
@@ -1530,7 +1528,7 @@ class _PdfPool:
                     else 3_000_000 + (index - self.STEPS) * 1_000_000)
             rng = random.Random(self.seed * 1000 + index)
             text = f"{COALITION_NAME}\n\nCourrier n° {index}\n\n" + "\n\n".join(ANSWERS)
-            pdf = make_pdf(text, f"Courrier {index}", padding=rng.randbytes(max(0, size - 4000)))
+            pdf = make_pdf(text, f"Courrier {index}", padding=rng.randbytes(max(0, size - 2500)))
             self.cache[index] = base64.encodebytes(pdf)
         return self.cache[index]
 

@@ -124,6 +124,11 @@ def test_several_to_headers_and_reply_to_sender_bcc():
     assert [a.address for a in msg.bcc] == ["hidden@x.fr"]
 
 
+def test_old_style_comment_names():
+    msg = parse_message(b"From: barry@python.org (Barry A. Warsaw)\nSubject: x\n\nbody\n")
+    assert msg.from_ == Address("barry@python.org", "Barry A. Warsaw")
+
+
 # --- dates -------------------------------------------------------------------------------
 
 
@@ -239,6 +244,18 @@ def test_text_body_is_capped_with_a_defect():
     msg = parse_message(b"From: a@b.fr\nSubject: long\n\n" + body)
     assert len(msg.body_text) == 1024 * 1024
     assert any("cut at" in d for d in msg.defects)
+
+
+def test_a_named_text_part_is_the_body_when_there_is_no_other():
+    raw = (
+        b"From: a@b.fr\nSubject: x\nContent-Type: multipart/mixed; boundary=B\n\n"
+        b"--B\nContent-Type: text/plain; name=\"lettre.txt\"\n\nMadame,\n"
+        b"--B\nContent-Type: text/plain; name=\"annexe.txt\"\n\nAnnexe\n"
+        b"--B\nContent-Type: text/plain\nContent-Disposition: attachment; filename=\"x.txt\"\n\nX\n--B--\n"
+    )
+    msg = parse_message(raw)
+    assert msg.body_text == "Madame,"
+    assert sorted(a.filename for a in msg.attachments) == ["annexe.txt", "x.txt"]
 
 
 # --- attachments -------------------------------------------------------------------------

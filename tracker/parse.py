@@ -357,7 +357,7 @@ def _addresses(values: list[str], what: str, defects: list[str]) -> list[Address
             continue
         # plain shapes are read by a regular expression: flanker's parser costs 1 ms a list
         pairs = _simple_pairs(value)
-        if pairs is None:
+        if pairs is None and "(" not in value:  # flanker drops "a@b (Name)" comment names
             try:
                 parsed, unparsed = flanker_address.parse_list(value, as_tuple=True)
             except Exception:  # noqa: BLE001 - flanker's ply parser fails in many ways
@@ -619,11 +619,11 @@ def _fix_latin1(text: str) -> str:
         data = text.encode("latin-1")
         try:
             return data.decode("utf-8")
-        except UnicodeError:
+        except UnicodeDecodeError as exc:
             # UTF-8 cut short by a client (a truncated long name) is still UTF-8
-            decoded = data.decode("utf-8", "replace")
-            if decoded.count("\ufffd") <= 2:
-                return decoded
+            head = data[:exc.start]
+            if exc.start >= len(data) - 3 and not head.isascii():
+                return head.decode("utf-8") + "\ufffd"
     return text
 
 
@@ -1099,6 +1099,7 @@ def _read_body(raw: bytes, head: _Headers, message: ParsedMessage, defects: list
     html_body: str | None = None
     dsn_texts: list[str] = []
     enclosed_headers: list[bytes] = []
+    named_inline: list[_Leaf] = []
     top_type = message.headers.get("content-type", "").lower()
     report = top_type.startswith("multipart/report") and "delivery-status" in top_type
     for leaf in _leaves(raw, defects, head):
@@ -1113,6 +1114,9 @@ def _read_body(raw: bytes, head: _Headers, message: ParsedMessage, defects: list
             if ctype == "text/rfc822-headers" or leaf.headers_only:
                 continue
         is_attachment = leaf.disposition == "attachment" or bool(leaf.filename)
+        if ctype == "text/plain" and leaf.filename and leaf.disposition != "attachment":
+            named_inline.append(leaf)  # the body if there is no other (a name alone is no proof)
+            continue
         if ctype in ("text/plain", "text/html") and not is_attachment:
             data = _transfer_decode(leaf.raw, leaf.encoding, f"the {ctype} body", defects)
             text = _decode_text(data, leaf.charset, f"the {ctype} body", defects)
@@ -1126,6 +1130,11 @@ def _read_body(raw: bytes, head: _Headers, message: ParsedMessage, defects: list
         if ctype == "text/plain" and len(leaf.raw) < 4096 and not bytes(leaf.raw).strip():
             continue
         message.attachments.append(_attachment(leaf, defects))
+    if not texts and named_inline:
+        first = named_inline.pop(0)
+        data = _transfer_decode(first.raw, first.encoding, "the text/plain body", defects)
+        texts.append(_decode_text(data, first.charset, "the text/plain body", defects))
+    message.attachments.extend(_attachment(leaf, defects) for leaf in named_inline)
     body = "\n".join(t for t in texts if t.strip()) if len(texts) > 1 else (texts[0] if texts else "")
     if not body.strip() and html_body:
         body = html_to_text(html_body)

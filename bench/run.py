@@ -1,0 +1,323 @@
+"""The benchmark harness: tracker against its peers on the same mailboxes, in one run.
+
+    python -m bench                            # 1,000, 10,000 and 100,000 messages
+    python -m bench --sizes 1000,10000         # quicker
+    python -m bench --sizes 200 --quick --output -   # the CI smoke run (prints only)
+
+For each size a realistic Maildir is generated (letters to ministries, replies,
+auto-replies, acknowledgements, other mail; several charsets; PDF letters; the
+size mix of a real mailbox), then measured, each as its own process:
+
+- ``tracker import`` (messages/s, peak memory of the whole process tree) beside
+  ``notmuch new`` on the same Maildir and flanker alone in one process (the
+  parse-only ceiling per core); an import again (nothing new);
+- ``tracker sync`` from a loopback Dovecot serving the same Maildir beside
+  ``mbsync`` pulling it (bench/sync.py's setup);
+- ``tracker rethread`` (everything) and ``tracker report unanswered`` on the
+  imported database;
+- Datasette page latencies on that database, in process (bench/datasette.py's
+  pages: a thread, the unanswered query, a search, the home page);
+- once, an import of a mailbox with six 30 MB attachments (peak memory).
+
+The table goes to stdout and, with the machine, versions and date, to
+docs/benchmarks.md (``--output``). Figures taken while other work runs on the
+machine are noisy: the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import common  # noqa: E402
+
+DEFAULT_SIZES = [1_000, 10_000, 100_000]
+OUTPUT = common.ROOT / "docs" / "benchmarks.md"
+
+
+def tracker_cmd(config: Path, *args: str) -> list[str]:
+    return common.python_cmd("from tracker.cli import main; main()") + ["--config", str(config), *args]
+
+
+def tracker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(common.ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class Results:
+    """Figures by measure and size, with notes on what could not be measured."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[int, object]] = {}
+        self.notes: list[str] = []
+        self.appendix: list[tuple[str, str]] = []
+
+    def put(self, measure: str, size: int, value: object) -> None:
+        self.values.setdefault(measure, {})[size] = value
+
+    def get(self, measure: str, size: int) -> object:
+        return self.values.get(measure, {}).get(size)
+
+
+def _step(results: Results, what: str, size: int, fn) -> object:
+    """Run one measurement; a failure becomes a note, not the end of the run."""
+    started = time.perf_counter()
+    print(f"  {what} ...", end="", flush=True, file=sys.stderr)
+    try:
+        value = fn()
+    except Exception as exc:  # noqa: BLE001 - one peer failing must not lose the other figures
+        print(f" failed: {exc}", file=sys.stderr)
+        results.notes.append(f"{size:,} messages, {what}: not measured ({type(exc).__name__}: "
+                             f"{str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else ''})")
+        if os.environ.get("TRACKER_BENCH_DEBUG"):
+            traceback.print_exc()
+        return None
+    print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return value
+
+
+def measure_size(size: int, work: Path, results: Results, *, quick: bool, seed: int) -> None:
+    """Every measurement at one mailbox size."""
+    print(f"{size:,} messages:", file=sys.stderr)
+    maildir, generator = common.build_mailbox(work / "Maildir", size, seed=seed)
+    count = common.count_messages(maildir)
+    disk = sum(f.stat().st_size for f in maildir.rglob("*") if f.is_file())
+    results.put("mailbox", size, f"{count:,} msgs, {disk / 2**20:,.0f} MB")
+    results.generator = generator
+    imports = work / "import"
+    imports.mkdir()
+
+    imported = _step(results, "tracker import", size, lambda: common.measure_import(maildir, imports))
+    config = imports / "tracker.toml"
+    if imported is not None:
+        results.put("tracker import (msg/s)", size, imported.rate(count))
+        results.put("tracker import (s per 1,000 msgs)", size, imported.seconds / count * 1000)
+        results.put("tracker import peak memory (MB)", size, imported.peak_tree_mb)
+        stored = _sqlite_count(imports / "tracker.db", "select count(*) from raw_messages")
+        if stored != count:
+            results.notes.append(f"{size:,} messages: tracker stored {stored} raw messages of {count}")
+    notmuch = _step(results, "notmuch new", size, lambda: common.measure_notmuch(maildir, work))
+    if notmuch is not None:
+        results.put("notmuch new (msg/s)", size, notmuch.rate(count))
+        results.put("notmuch new peak memory (MB)", size, notmuch.peak_tree_mb)
+        if imported is not None:
+            results.put("**tracker import / notmuch new** (speed)", size, f"{notmuch.seconds / imported.seconds:.2f}x")
+    parsed = _step(results, "flanker alone", size, lambda: common.measure_parse_only(maildir))
+    if parsed is not None:
+        measured, parsed_count = parsed
+        results.put("flanker alone, 1 process (msg/s)", size, measured.rate(parsed_count))
+        if imported is not None:
+            results.put("tracker import / flanker alone (speed)", size,
+                        f"{measured.seconds / parsed_count * count / imported.seconds:.2f}x")
+    if imported is None:
+        return
+    again = _step(results, "tracker import again", size, lambda: common.run_measured(
+        tracker_cmd(config, "import", "--quiet", str(maildir)), env=tracker_env()))
+    if again is not None:
+        results.put("tracker import again, nothing new (s)", size, again.seconds)
+    rethread = _step(results, "tracker rethread", size, lambda: common.run_measured(
+        tracker_cmd(config, "rethread", "--quiet"), env=tracker_env()))
+    if rethread is not None:
+        results.put("tracker rethread, everything (s)", size, rethread.seconds)
+    report = _step(results, "tracker report unanswered", size, lambda: common.run_measured(
+        tracker_cmd(config, "report", "unanswered", "--format", "json"), env=tracker_env()))
+    if report is not None:
+        results.put("tracker report unanswered (s)", size, report.seconds)
+    _step(results, "tracker sync and mbsync", size, lambda: _sync(maildir, work, count, size, results))
+    _step(results, "Datasette pages", size, lambda: _datasette(config, size, results, repeat=3 if quick else 9))
+
+
+def _sqlite_count(database: Path, sql: str) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(str(database))
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _sync(maildir: Path, work: Path, count: int, size: int, results: Results) -> None:
+    """``tracker sync`` and ``mbsync`` from one loopback Dovecot (bench/sync.py's setup)."""
+    from bench import sync as sync_bench
+
+    os.chmod(work, 0o755)  # Dovecot runs as nobody
+    server, user = sync_bench.serve(maildir, work / "dovecot")
+    try:
+        config = sync_bench.tracker_config(work / "sync", server, user)
+        first = sync_bench.tracker_sync(config)
+        mbsync = sync_bench.mbsync(sync_bench.mbsync_config(work / "mbsync", server, user))
+        again = sync_bench.tracker_sync(config)
+    finally:
+        server.stop()
+    results.put("tracker sync, first run (msg/s)", size, first.rate(count))
+    results.put("mbsync, first run (msg/s)", size, mbsync.rate(count))
+    results.put("**tracker sync / mbsync** (speed)", size, f"{mbsync.seconds / first.seconds:.2f}x")
+    results.put("tracker sync peak memory (MB)", size, first.peak_tree_mb)
+    results.put("tracker sync again, nothing new (s)", size, again.seconds)
+    synced = _sqlite_count(work / "sync" / "tracker.db", "select count(*) from raw_messages")
+    if synced != count:
+        results.notes.append(f"{size:,} messages: tracker sync stored {synced} raw messages of {count}")
+
+
+def _datasette(config_path: Path, size: int, results: Results, *, repeat: int) -> None:
+    """Median latency of tracker's Datasette pages on the imported database, in process."""
+    import sqlite3
+
+    from datasette.utils import tilde_encode
+
+    from bench.datasette import timed
+    from tracker import config as config_module
+    from tracker import publish
+
+    config = config_module.load(config_path)
+    conn = sqlite3.connect(str(config.database))
+    thread_ids = [r[0] for r in conn.execute(
+        "select thread_id from thread_messages group by thread_id having count(*) >= 2 limit 500")]
+    conn.close()
+    ds = publish.make_datasette(config)
+    asyncio.run(ds.invoke_startup())
+    rng = random.Random(7)
+    pages = [
+        ("a thread page", [f"/tracker/threads/{tilde_encode(t)}" for t in rng.sample(thread_ids, min(3, len(thread_ids)))]),
+        ("unanswered (JSON)", ["/tracker/unanswered.json?_shape=array"]),
+        ("search (HTML)", ["/tracker/search?q=hebergement+mineurs"]),
+        ("home page", ["/"]),
+    ]
+    for label, paths in pages:
+        times: list[float] = []
+        for path in paths:
+            timed(ds, path, 1)  # warm the page cache
+            times += timed(ds, path, repeat)
+        if times:
+            results.put(f"Datasette {label} (median ms)", size, statistics.median(times))
+
+
+def big_attachments(work: Path, results: Results) -> None:
+    """Peak memory of an import whose mailbox holds six 30 MB PDF attachments in a row."""
+    from bench.common import COORDINATION, _message, _pdf, synth_maildir
+
+    maildir = synth_maildir(work / "Maildir-big", 200, seed=9)
+    rng = random.Random(3)
+    for i in range(6):
+        raw = _message(
+            rng, message_id=f"scan{i}@association.fr", date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+            sender="Amélie Durand <amelie@association.fr>", to=[COORDINATION], cc=[],
+            subject="Dossier complet numérisé", body="Voir la pièce jointe.\n",
+            attachment=(f"dossier-{i}.pdf", _pdf(rng, 30_000_000, "Dossier")),
+        )
+        (maildir / "cur" / f"1600000000.scan{i}.bench:2,S").write_bytes(raw)
+    (work / "import-big").mkdir()
+    measured = common.measure_import(maildir, work / "import-big")
+    results.big = (common.count_messages(maildir), measured)
+
+
+def render(results: Results, sizes: list[int], started: str, took: float) -> str:
+    """docs/benchmarks.md: the headline table, the machine, versions, notes."""
+    headers = ["", *[f"{s:,}" for s in sizes]]
+    order = [
+        "mailbox",
+        "tracker import (msg/s)", "notmuch new (msg/s)", "**tracker import / notmuch new** (speed)",
+        "flanker alone, 1 process (msg/s)", "tracker import / flanker alone (speed)",
+        "tracker import (s per 1,000 msgs)", "tracker import peak memory (MB)", "notmuch new peak memory (MB)",
+        "tracker import again, nothing new (s)",
+        "tracker sync, first run (msg/s)", "mbsync, first run (msg/s)", "**tracker sync / mbsync** (speed)",
+        "tracker sync peak memory (MB)", "tracker sync again, nothing new (s)",
+        "tracker rethread, everything (s)", "tracker report unanswered (s)",
+    ]
+    order += sorted(k for k in results.values if k.startswith("Datasette"))
+    order += [k for k in results.values if k not in order]
+    rows = [[name, *[results.get(name, s) for s in sizes]] for name in order if name in results.values]
+    machine = common.machine()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {started} by `python -m bench --sizes {','.join(str(s) for s in sizes)}` "
+        f"({took / 60:.0f} min), on the mailboxes of `{getattr(results, 'generator', '?')}`.",
+        "",
+        f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['memory']} RAM, "
+        f"Linux {machine['kernel']}, Python {machine['python']}; "
+        f"load average at the end {machine['load']}.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in common.versions().items()) + ".",
+        "",
+        "Ratios are the headline (peer's time / tracker's time: above 1x tracker is faster). "
+        "Each figure is one run of a separate process; memory is the peak of the process tree's "
+        "PSS (writer and parser workers together), sampled every 50 ms.",
+        "",
+        common.table(headers, rows),
+        "",
+    ]
+    big = getattr(results, "big", None)
+    if big is not None:
+        count, measured = big
+        lines += [
+            f"Large attachments: {count} messages of which six carry a 30 MB PDF: tracker import "
+            f"{measured.seconds:.1f} s, peak memory {measured.peak_tree_mb:.0f} MB (goal < 400 MB).",
+            "",
+        ]
+    if results.notes:
+        lines += ["Notes:", ""] + [f"- {note}" for note in results.notes] + [""]
+    for title, text in results.appendix:
+        lines += [f"## {title}", "", "```", text.rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.splitlines()[0],
+        epilog="Example: python -m bench --sizes 1000,10000",
+    )
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
+                        help="mailbox sizes, comma-separated (default 1000,10000,100000)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repetitions, no 30 MB attachment run (the CI smoke test)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--output", default=str(OUTPUT),
+                        help="where to write the Markdown ('-' for stdout only; default docs/benchmarks.md)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folders")
+    args = parser.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+
+    started, clock = common.now_utc(), time.perf_counter()
+    results = Results()
+    print(common.machine_line(), file=sys.stderr)
+    for size in sizes:
+        work = common.scratch(f"tracker-bench-{size}-")
+        try:
+            measure_size(size, work, results, quick=args.quick, seed=args.seed)
+        finally:
+            if args.keep:
+                print(f"kept {work}", file=sys.stderr)
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+    if not args.quick:
+        work = common.scratch("tracker-bench-big-")
+        try:
+            _step(results, "six 30 MB attachments", 0, lambda: big_attachments(work, results))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    text = render(results, sizes, started, time.perf_counter() - clock)
+    print(text)
+    if args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"written to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

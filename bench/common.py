@@ -247,8 +247,24 @@ def _cell(value: object) -> str:
 # ---------------------------------------------------------------- mailboxes
 
 
+# the config that matches the last mailbox build_mailbox made (None: synth_maildir's)
+CONFIG_TEMPLATE: Path | None = None
+
+
 def write_tracker_config(folder: Path, database: Path) -> Path:
-    """A tracker.toml for the bench coalition and its correspondents."""
+    """A tracker.toml for the coalition and correspondents of the mailbox being measured.
+
+    For the demo generator's mailboxes, its own tracker.toml (addresses must match for
+    letters and replies to be recognised); for synth_maildir's, the bench coalition.
+    """
+    path = folder / "tracker.toml"
+    if CONFIG_TEMPLATE is not None:
+        import re
+
+        text = CONFIG_TEMPLATE.read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^database\s*=.*$", f'database = "{database}"', text, count=1)
+        path.write_text(text, encoding="utf-8")
+        return path
     lines = [
         f'database = "{database}"',
         'timezone = "Europe/Paris"',
@@ -270,7 +286,6 @@ def write_tracker_config(folder: Path, database: Path) -> Path:
             f'addresses = ["{local}@{domain}"]',
             f'domains = ["{domain}"]',
         ]
-    path = folder / "tracker.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -295,8 +310,11 @@ def build_mailbox(out: Path, messages: int, *, seed: int = 1) -> tuple[Path, str
         from tracker.demo.generate import generate_bulk  # type: ignore[attr-defined]
     except ImportError:
         generate_bulk = None
+    global CONFIG_TEMPLATE
     if out.exists():
         shutil.rmtree(out)
+    demo_config = ROOT / "tracker" / "demo" / "tracker.toml"
+    CONFIG_TEMPLATE = demo_config if generate_bulk is not None and demo_config.exists() else None
     if generate_bulk is not None:
         result = generate_bulk(out, messages, seed=seed)
         maildir = Path(result) if isinstance(result, (str, Path)) and Path(result).is_dir() else out

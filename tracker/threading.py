@@ -379,10 +379,10 @@ class MemoryLookup(Lookup):
         # correspondent -> its letters, answers, bounces; and the conversations it was copied in
         self.mine: dict[tuple[str, str], list[str]] = {}
         self.copied_by: dict[str, set[str]] = {}
-        for message_id in sorted(keys):
+        for message_id, found in keys.items():
             if message_id not in infos:
                 continue
-            for key, role in keys[message_id]:
+            for key, role in found:
                 kind, _, cid = key.partition(":")
                 if kind in ("to", "from", "bounce"):
                     self.mine.setdefault((kind, cid), []).append(message_id)
@@ -626,7 +626,7 @@ class Threader:
             )
         }
         keys: dict[str, list[tuple[str, str]]] = {}
-        for message_id, key, role in self.q("select message_id, key, role from message_keys"):
+        for message_id, key, role in self.q("select message_id, key, role from message_keys where key != 'x:evidence'"):
             keys.setdefault(message_id, []).append((key, role))
         attached = {
             r[0]: r[1]
@@ -896,10 +896,13 @@ class Threader:
         # headers: a letter of this conversation opened a thread for this correspondent
         in_conversation = self.lookup.conversation_letters(cid, info.conversation_id)
         if in_conversation:
-            pointed = set(conversations.targets(message_id, info.in_reply_to, info.refs))
-            direct = [r for r in in_conversation if r[1] in pointed]
-            before = [r for r in in_conversation if r[0] <= info.date]
-            self._attach((direct or before or in_conversation)[-1][2], message_id, "header")
+            choice = in_conversation[-1][2]
+            if len({r[2] for r in in_conversation}) > 1:  # several threads: the letter it answers
+                pointed = set(conversations.targets(message_id, info.in_reply_to, info.refs))
+                direct = [r for r in in_conversation if r[1] in pointed]
+                before = [r for r in in_conversation if r[0] <= info.date]
+                choice = (direct or before or in_conversation)[-1][2]
+            self._attach(choice, message_id, "header")
             return
         copied = self.lookup.copied(cid, info.conversation_id)
         when = _parse(info.date)

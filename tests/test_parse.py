@@ -213,6 +213,17 @@ def test_declared_windows_1252_wins_over_flanker_guessing():
     assert msg.defects == []
 
 
+@pytest.mark.parametrize("declared", ["iso-8859-1", "us-ascii", "windows-1252"])
+def test_utf8_text_labelled_latin1_or_ascii_is_read_as_utf8(declared):
+    raw = (
+        f"From: a@b.fr\nSubject: x\nContent-Type: text/plain; charset={declared}\n"
+        "Content-Transfer-Encoding: 8bit\n\nDéjà répondu.\n"
+    ).encode("utf-8")
+    msg = parse_message(raw)
+    assert msg.body_text == "Déjà répondu.\n"
+    assert any("but is UTF-8" in d for d in msg.defects)
+
+
 def test_flanker_alone_garbles_what_we_read_right():
     """Why parse.py decodes bodies itself: flanker decodes a non-UTF-8 message whole by
     guessing its encoding, and here guesses a Cyrillic code page. If this starts

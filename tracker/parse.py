@@ -496,19 +496,18 @@ def _decode_text(
         defects.append(f"unknown charset {charset[:40]!r} in {what}")
     if codec is not None:
         if codec == "cp1252":
-            try:
-                data.decode("ascii")
+            if data.isascii():
                 return data.decode("ascii")
+            # parts labelled ASCII or Latin-1 are often UTF-8 in fact; and valid UTF-8
+            # with accented letters does not happen by accident in Latin-1 text
+            try:
+                text = data.decode("utf-8")
             except UnicodeDecodeError:
                 pass
-            # "ascii" or "iso-8859-1" parts are often UTF-8 in fact
-            if charset and charset.strip().lower() in ("us-ascii", "ascii"):
-                try:
-                    text = data.decode("utf-8")
-                    defects.append(f"{what} declared {charset} but is UTF-8")
-                    return text
-                except UnicodeDecodeError:
-                    pass
+            else:
+                if not quiet:
+                    defects.append(f"{what} declared {charset[:40]} but is UTF-8")
+                return text
         try:
             return data.decode(codec)
         except UnicodeDecodeError:

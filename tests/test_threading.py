@@ -235,8 +235,14 @@ def test_reminder_stays_in_its_thread_and_does_not_restart_the_clock(tmp_path: P
         box.write("Sent", eml("l3@collectif.example.org", COALITION, "cabinet@justice.gouv.fr",
                               "Rappel : Titres de séjour des victimes", "Mon, 02 Dec 2024 11:00:00 +0100")),
     ]
-    box.import_(*reversed(paths))  # the reminder before its letter
+    box.import_(paths[1])  # the reminder before its letter: a thread of its own, marked
+    early = box.threads()[("Relance : Titres de séjour des victimes", INTERIEUR)]["id"]
+    box.run("mark", early, "--closed", "--note", "vu au téléphone")
+    box.import_(paths[2], paths[0])
     threads = box.threads(as_of="2024-12-10")
+    # the letter renamed the thread; the mark followed it
+    marked = box.db().execute("select distinct thread_id from marks").fetchall()
+    assert marked == [(threads[("Titres de séjour des victimes", INTERIEUR)]["id"],)]
     interieur = threads[("Titres de séjour des victimes", INTERIEUR)]
     assert [m["message_id"] for m in interieur["messages"]] == ["l1@collectif.example.org", "l2@collectif.example.org"]
     assert interieur["opened_at"].startswith("2024-10-03")
@@ -294,6 +300,14 @@ def test_replies_without_headers_are_matched_by_evidence_or_left_for_triage(tmp_
         assert replies(threads[("Formation des agents", INTERIEUR)]) == ["r3@interieur.gouv.fr"]
         assert threads[("Formation des agents", INTERIEUR)]["status"] == "answered"
         assert db.execute("select count(*) from unmatched").fetchone()[0] == 0
+    # the minister's adviser answered from a private address: attached, it stays attached
+    private = box.write("INBOX", eml("x1@gmail.example.com", "conseiller@gmail.example.com", COALITION,
+                                     "Notre échange", "Thu, 21 Nov 2024 09:00:00 +0100"))
+    box.import_(private)
+    mineurs = threads[("Mineurs non accompagnés", INTERIEUR)]["id"]
+    box.run("mark", mineurs, "--message", "<x1@gmail.example.com>")
+    box.run("rethread", "--quiet")
+    assert replies(box.threads()[("Mineurs non accompagnés", INTERIEUR)]) == ["r2@interieur.gouv.fr", "x1@gmail.example.com"]
     assert "no message" in box.fail("mark", formation, "--message", "nope@example.org")
     assert "no thread" in box.fail("mark", "t-zzzz", "--closed")
 

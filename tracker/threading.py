@@ -590,6 +590,12 @@ class Threader:
             self._load_memory()
             for correspondent in self.config.correspondents:
                 self.run_correspondent(correspondent.slug, None)
+            # what a person attached although it came from an address no correspondent has
+            placed = {m for m, _, _ in self.rows}
+            for message_id, thread in self.memory.attached_to.items():
+                info = self.memory.infos.get(message_id)
+                if message_id not in placed and thread in self.touched and info and info.kind in REPLY_KINDS:
+                    self._attach(thread, message_id, "mark")
             self.db.conn.executemany(
                 "insert or replace into thread_messages (thread_id, message_id, matched_by) values (?, ?, ?)",
                 self.rows,
@@ -784,6 +790,11 @@ class Threader:
         ]
         self.q_in("delete from thread_messages where thread_id in ({in_})", gone)
         self.q_in("delete from threads where id in ({in_})", gone)
+        # an earlier letter arrived late and renamed the thread: its marks follow it
+        for old in gone:
+            heirs = sorted((letters[m].date, m) for m, tid in before.items() if tid == old)
+            if heirs:
+                self.q("update marks set thread_id = ? where thread_id = ?", [thread_of[heirs[0][1]], old])
         for chunk in _chunks(ids):
             self.q(
                 f"delete from thread_messages where matched_by = 'letter' and message_id in ({_in(chunk)}) "

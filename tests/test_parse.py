@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracker.parse import ParseFailure, decode_words, html_to_text, normalize_subject, parse_message
 from tracker.records import Address
@@ -188,6 +190,14 @@ def test_dates_keep_their_offset_or_are_none_with_a_defect(header, expected, def
 )
 def test_normalize_subject(subject, normalized):
     assert normalize_subject(subject) == normalized
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("RrEeTtFfWwDdAa :：.[]()^0123456789éÉ\u00a0\tß")), max_size=40))
+def test_normalize_subject_is_idempotent(subject):
+    once = normalize_subject(subject)
+    assert normalize_subject(once) == once
+    assert once == once.strip() and "  " not in once
 
 
 def test_subject_and_its_normalized_form_are_both_stored():

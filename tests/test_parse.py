@@ -260,6 +260,16 @@ def test_html_to_text_survives_broken_markup():
     assert html_to_text("<<<>>>&amp;&#x27;") .endswith("&'")
 
 
+def test_a_huge_text_part_is_cut_between_characters_before_decoding():
+    body = "é".encode() * (3 * 1024 * 1024)  # 6 MB of two-byte characters
+    msg = parse_message(
+        b"From: a@b.fr\nSubject: long\nContent-Type: text/plain; charset=utf-8\n\n" + body
+    )
+    assert msg.body_text == "é" * (1024 * 1024)
+    assert any("cut at 4 MB before decoding" in d for d in msg.defects)
+    assert not any("not valid" in d for d in msg.defects)
+
+
 def test_text_body_is_capped_with_a_defect():
     body = b"a" * (1024 * 1024 + 10)
     msg = parse_message(b"From: a@b.fr\nSubject: long\n\n" + body)

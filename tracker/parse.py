@@ -59,6 +59,7 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 1024 * 1024
 LARGE_HEADER_BYTES = 64 * 1024  # beyond this a header section is noted as a defect
 MAX_TEXT_CHARS = 1024 * 1024  # body_text and body_html, each
+MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS  # what is decoded of a text part to fill them
 MAX_HEADER_VALUE_CHARS = 2000  # subject and classification headers as stored
 MAX_REFERENCES = 100
 MAX_ID_LENGTH = 250
@@ -583,6 +584,18 @@ def html_to_text(markup: str) -> str:
     lines = (" ".join(line.split()) for line in "".join(parser.chunks).splitlines())
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _cut(data: bytes, what: str, defects: list[str]) -> bytes:
+    """At most MAX_TEXT_BYTES of a text part, cut between characters if it is UTF-8:
+    decoding 30 MB to keep 1 MB would cost up to 120 MB of memory."""
+    if len(data) <= MAX_TEXT_BYTES:
+        return data
+    end = MAX_TEXT_BYTES
+    while end > MAX_TEXT_BYTES - 4 and (data[end] & 0xC0) == 0x80:
+        end -= 1  # not inside a UTF-8 sequence
+    defects.append(f"{what} part cut at {MAX_TEXT_BYTES // (1024 * 1024)} MB before decoding")
+    return data[:end]
 
 
 def _cap(text: str, what: str, defects: list[str]) -> str:
@@ -1118,7 +1131,7 @@ def _read_body(raw: bytes, head: _Headers, message: ParsedMessage, defects: list
             continue
         if ctype in ("text/plain", "text/html") and not is_attachment:
             data = _transfer_decode(leaf.raw, leaf.encoding, f"the {ctype} body", defects)
-            text = _decode_text(data, leaf.charset, f"the {ctype} body", defects)
+            text = _decode_text(_cut(data, ctype, defects), leaf.charset, f"the {ctype} body", defects)
             if ctype == "text/plain":
                 texts.append(text)
             elif html_body is None:

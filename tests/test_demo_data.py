@@ -34,7 +34,8 @@ REQUIRED_CASES = [
     "auto_reply:precedence", "acknowledgement:accuse", "acknowledgement:ar",
     "auto_submitted_acknowledgement", "newsletter", "after_deadline", "file_before_letter",
     "bcc_copy_in_inbox", "second_reply", "ambiguous", "reply_linked:missing_parent",
-    "subject_of_reminder", "delivered_twice", "subject_prefix:TR : RE :",
+    "subject_of_reminder", "delivered_twice", "subject_prefix:TR : RE :", "dsn:postfix",
+    "dsn:exchange", "objet_wrapped",
 ]
 ONCE_IS_ENOUGH = {"cc_body_auto_reply", "new_subject_cites_numeric_date"}
 

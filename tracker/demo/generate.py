@@ -105,7 +105,9 @@ PARTNERS = [
     ("Comité contre l'esclavage moderne", "plaidoyer@ccem.example.net"),
     ("Amicale du Nid", "siege@amicale-nid.example.net"),
 ]
-MAILER_DAEMON = "MAILER-DAEMON@mx1.hebergeur-associatif.example.net"
+REPORTING_MTA = "mx1.hebergeur-associatif.example.net"
+MAILER_DAEMON = f"MAILER-DAEMON@{REPORTING_MTA}"
+EXCHANGE_POSTMASTER = "postmaster@hebergeur-associatif.example.net"
 
 
 @dataclass
@@ -349,7 +351,7 @@ HEADERLESS_PREFIXES = ["RE : ", "TR : ", "Réf. : ", "Rép. : ", "RE: ", "TR: ",
                        "Rép : ", "TR : RE : ", "RE : TR : "]
 HEADERLESS_VARIANTS = ["subject_prefix", "date_subject", "subject_prefix", "objet_body", "subject_prefix",
                       "reference", "subject_prefix", "pdf", "subject_prefix", "accuse_human",
-                      "subject_prefix", "html_only", "subject_prefix", "date_numeric"]
+                      "objet_body", "html_only", "subject_prefix", "date_numeric"]
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
              "septembre", "octobre", "novembre", "décembre"]
 DAYS_FR = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
@@ -527,6 +529,67 @@ def make_pdf(text: str, title: str = "Courrier", padding: bytes = b"") -> bytes:
     return bytes(out)
 
 
+def delivery_report(rng: random.Random, mid: str, when: datetime, to: str, failed: str,
+                    original: bytes, style: str) -> bytes:
+    """A multipart/report DSN saying ``failed`` does not exist (5.1.1): Postfix style (the whole
+    original attached) or Exchange style (French text, the original's headers only)."""
+    remote = f"smtp.{failed.split('@')[1]}"
+    original_headers = original.split(b"\n\n", 1)[0] + b"\n"
+    if style == "postfix":
+        mta, sender, subject = REPORTING_MTA, f"Mail Delivery System <{MAILER_DAEMON}>", \
+            "Undelivered Mail Returned to Sender"
+        diagnostic = f"smtp; 550 5.1.1 <{failed}>: Recipient address rejected: User unknown in virtual mailbox table"
+        human = (f"This is the mail system at host {mta}.\n\n"
+                 "I'm sorry to have to inform you that your message could not\n"
+                 "be delivered to one or more recipients. It's attached below.\n\n"
+                 f"<{failed}>: host {remote} said: 550 5.1.1 <{failed}>:\n"
+                 "    Recipient address rejected: User unknown in virtual mailbox table\n")
+        charset = "us-ascii"
+        returned = (b"Content-Description: Undelivered Message\nContent-Type: message/rfc822\n"
+                    b"Content-Transfer-Encoding: 8bit\n\n" + original)
+    else:
+        mta, sender = "PR1P264MB2404.FRAP264.PROD.OUTLOOK.COM", f"Microsoft Outlook <{EXCHANGE_POSTMASTER}>"
+        subject = encode_header("Non remis : " + _subject_of(original_headers))
+        diagnostic = "smtp; 550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
+        human = (f"Votre message n'a pas pu être remis à {failed}, car l'adresse est introuvable "
+                 "ou ne peut pas recevoir de courrier.\n\nInformations de diagnostic pour les "
+                 f"administrateurs :\n\nServeur de génération : {mta}\n{failed}\n"
+                 "Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'\n")
+        charset = "utf-8"
+        returned = (b"Content-Description: Undelivered Message Headers\n"
+                    b"Content-Type: text/rfc822-headers\n\n" + original_headers)
+    status = (f"Reporting-MTA: dns; {mta}\nX-Queue-ID: {rng.getrandbits(40):010X}\n"
+              f"Arrival-Date: {_header_date(when - timedelta(seconds=30))}\n\n"
+              f"Final-Recipient: rfc822; {failed}\nOriginal-Recipient: rfc822;{failed}\n"
+              f"Action: failed\nStatus: 5.1.1\nRemote-MTA: dns; {remote}\nDiagnostic-Code: {diagnostic}\n")
+    headers = [
+        "Return-Path: <>",
+        f"Date: {_header_date(when, utc=True)}",
+        f"From: {sender}",
+        f"To: {to}",
+        f"Subject: {subject}",
+        f"Message-ID: <{mid}>",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+    ]
+    body = multipart("report", f"{rng.getrandbits(40):010X}.{int(when.timestamp())}/{mta}", [
+        f"Content-Description: Notification\nContent-Type: text/plain; charset={charset}\n"
+        f"Content-Transfer-Encoding: 8bit\n\n".encode() + human.encode(charset),
+        b"Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n" + status.encode(),
+        returned,
+    ], extra="; report-type=delivery-status")
+    return ("\n".join(headers) + "\n").encode() + body
+
+
+def _subject_of(headers: bytes) -> str:
+    """The decoded Subject of raw headers (to quote it in a report)."""
+    from email.header import decode_header, make_header
+    from email.parser import BytesHeaderParser
+
+    value = BytesHeaderParser().parsebytes(headers).get("Subject", "")
+    return str(make_header(decode_header(value)))
+
+
 # ---------------------------------------------------------------------------- the model
 
 @dataclass
@@ -667,6 +730,8 @@ class Generator:
         self.reminder_turn = 0
         self.auto_turn = 0
         self.ack_turn = 0
+        self.bounce_turn = 0
+        self.objet_turn = 0
 
     def boundary(self) -> str:
         self.boundary_count += 1
@@ -979,6 +1044,11 @@ class Generator:
             quote_objet = True
             opening = "J'ai bien reçu votre courrier cité en objet, et je vous en remercie."
             msg.cases.append("objet_quoted_in_body")
+            self.objet_turn += 1
+            if self.objet_turn % 3 and len(f"Objet : {letter.subject}") > 76:
+                # sent as 8bit: the client hard-wraps the Objet line, as Outlook and Notes do
+                charset, cte = ("windows-1252" if body.mailer in ("legacy", "outlook") else "iso-8859-1"), "8bit"
+                msg.cases.append("objet_wrapped")
         elif variant == "reference":
             subject = f"Votre demande - V/Réf. : {letter.ref}"
             opening = f"Vous avez saisi mes services d'une demande relative à {letter.topic}."
@@ -1109,47 +1179,11 @@ class Generator:
         msg.cases += [f"auto_reply:{variant}", "linked" if linked else "headerless"]
 
     def render_bounce(self, thread: Thread, msg: Msg) -> None:
-        rng = self.rng
-        letter = thread.letter
-        when = msg.when
-        style = rng.choice(["postfix", "exchange"])
-        report_mta = "mx1.hebergeur-associatif.example.net"
-        remote = f"smtp.{thread.address.split('@')[1]}"
-        diagnostic = f"smtp; 550 5.1.1 <{thread.address}>: Recipient address rejected: User unknown in virtual mailbox table"
-        human = (f"This is the mail system at host {report_mta}.\n\n"
-                 "I'm sorry to have to inform you that your message could not\n"
-                 "be delivered to one or more recipients. It's attached below.\n\n"
-                 f"<{thread.address}>: host {remote} said: 550 5.1.1 <{thread.address}>:\n"
-                 "    Recipient address rejected: User unknown in virtual mailbox table\n")
-        status = (f"Reporting-MTA: dns; {report_mta}\nX-Postfix-Queue-ID: {rng.getrandbits(40):010X}\n"
-                  f"Arrival-Date: {_header_date(letter.msg.when)}\n\n"
-                  f"Final-Recipient: rfc822; {thread.address}\nOriginal-Recipient: rfc822;{thread.address}\n"
-                  f"Action: failed\nStatus: 5.1.1\nRemote-MTA: dns; {remote}\nDiagnostic-Code: {diagnostic}\n")
-        original_headers = letter.msg.raw.split(b"\n\n", 1)[0] + b"\n"
-        if style == "postfix":
-            original = (b"Content-Description: Undelivered Message\nContent-Type: message/rfc822\n"
-                        b"Content-Transfer-Encoding: 8bit\n\n" + letter.msg.raw)
-        else:
-            original = (b"Content-Description: Undelivered Message Headers\n"
-                        b"Content-Type: text/rfc822-headers\n\n" + original_headers)
-        boundary = f"{rng.getrandbits(40):010X}.{int(when.timestamp())}/{report_mta}"
-        headers = [
-            f"Return-Path: <>",
-            f"Date: {_header_date(when, utc=True)}",
-            f"From: Mail Delivery System <{MAILER_DAEMON}>",
-            f"To: {letter.signer[1]}",
-            "Subject: Undelivered Mail Returned to Sender",
-            f"Message-ID: <{msg.mid}>",
-            "Auto-Submitted: auto-replied",
-            "MIME-Version: 1.0",
-        ]
-        body = multipart("report", boundary, [
-            b"Content-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n" + human.encode(),
-            b"Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n" + status.encode(),
-            original,
-        ], extra="; report-type=delivery-status")
-        msg.raw = ("\n".join(headers) + "\n").encode() + body
-        msg.sender = MAILER_DAEMON
+        style = ["postfix", "exchange"][self.bounce_turn % 2]  # both, whatever the count
+        self.bounce_turn += 1
+        msg.raw = delivery_report(self.rng, msg.mid, msg.when, thread.letter.signer[1],
+                                  thread.address, thread.letter.msg.raw, style)
+        msg.sender = MAILER_DAEMON if style == "postfix" else EXCHANGE_POSTMASTER
         msg.cases += [f"dsn:{style}", "bounce_5.1.1"]
 
     def render_newsletter(self, msg: Msg, number: int, sender: tuple[str, str, str]) -> None:
@@ -1582,10 +1616,18 @@ def generate_bulk(out: Path, messages: int, *, seed: int = 1) -> None:
                 b"Content-Disposition: attachment; filename=\"Courrier.pdf\"\n"
                 b"Content-Transfer-Encoding: base64\n\n" + data)
 
-    def write(folder: str, when: datetime, head: list[str], text: str, html: bool = False) -> None:
+    def put(folder: str, when: datetime, raw: bytes) -> None:
         nonlocal written, sequence
         if written >= messages:
             return
+        stamp = int(when.timestamp())
+        path = (out if folder == "INBOX" else out / ".Sent") / "cur" / f"{stamp}.M{sequence:06d}P{seed}.{HOST}-bulk"
+        path.write_bytes(raw)
+        os.utime(path, (stamp, stamp))
+        written += 1
+        sequence += 1
+
+    def write(folder: str, when: datetime, head: list[str], text: str, html: bool = False) -> bytes:
         charset, cte = _BULK_STYLES[rng.randrange(len(_BULK_STYLES))]
         part = text_part(text, charset, cte)
         attachment = pdf_part()
@@ -1594,12 +1636,8 @@ def generate_bulk(out: Path, messages: int, *, seed: int = 1) -> None:
         if attachment is not None:
             part = multipart("mixed", f"mix{sequence:08d}", [part, attachment])
         raw = ("\n".join(head) + "\nMIME-Version: 1.0\n").encode() + part
-        stamp = int(when.timestamp())
-        path = (out if folder == "INBOX" else out / ".Sent") / "cur" / f"{stamp}.M{sequence:06d}P{seed}.{HOST}-bulk"
-        path.write_bytes(raw)
-        os.utime(path, (stamp, stamp))
-        written += 1
-        sequence += 1
+        put(folder, when, raw)
+        return raw
 
     while written < messages:
         counter += 1
@@ -1612,11 +1650,17 @@ def generate_bulk(out: Path, messages: int, *, seed: int = 1) -> None:
         to = rng.sample(BODIES, rng.choice([1, 1, 1, 2]))
         letter_id = f"{sent.strftime('%Y%m%d%H%M%S')}.{counter:08x}@{COALITION_DOMAIN}"
         ref = f"CET-{sent.year}-{counter:05d}"
-        write("Sent", sent, [
+        stale = to[0].stale if to[0].stale and rng.random() < 0.02 else None
+        letter = write("Sent", sent, [
             f"Message-ID: <{letter_id}>", f"Date: {_header_date(sent)}", f"From: {address(name, sender)}",
-            "To: " + ", ".join(b.to for b in to), f"Subject: {_fast_header(subject)}",
+            "To: " + ", ".join(b.to for b in to) + (f", {stale}" if stale else ""),
+            f"Subject: {_fast_header(subject)}",
         ], text_of(f"{to[0].salutation},\n\nNous souhaitons appeler votre attention sur {topic}. "
                    f"N/Réf : {ref}", size_target()))
+        if stale:
+            at = _later(sent, rng.randrange(5, 600))
+            put("INBOX", at, delivery_report(rng, f"dsn.{counter}.{rng.getrandbits(32):08x}@{REPORTING_MTA}",
+                                             at, sender, stale, letter, rng.choice(["postfix", "exchange"])))
         for body in to:
             domain = body.domains[0] if body.domains else body.to.split("@")[1]
             if rng.random() < 0.12:

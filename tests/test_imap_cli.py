@@ -90,7 +90,12 @@ def test_sigkill_mid_sync_then_rerun_and_a_second_run_exits_75(tmp_path, dovecot
             assert time.monotonic() < deadline
             time.sleep(0.01)
         proxy.pause()  # the first run is now frozen in the middle of a fetch
-        checkpoint = last_uid(config)
+        # batches already received may still be written: wait until the checkpoint settles
+        checkpoint, settled = last_uid(config), time.monotonic()
+        while time.monotonic() - settled < 2:
+            time.sleep(0.1)
+            if last_uid(config) != checkpoint:
+                checkpoint, settled = last_uid(config), time.monotonic()
         assert 0 < checkpoint < total
 
         started = time.monotonic()
@@ -173,20 +178,27 @@ def test_failures_exit_1_with_one_line(tmp_path, dovecot_module, problem):
     assert "wrong" not in lines[0]  # never the secret
 
 
-def test_status_shows_each_folder_and_flags_stale(tmp_path, dovecot_module):
+def test_status_shows_each_folder_and_flags_stale(tmp_path, dovecot_module, monkeypatch):
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
     server = dovecot_module
     user = server.add_user()
     server.deliver(user, french_letters(4, seed=24))
     config = setup(tmp_path, server, user)
-    assert finish(tracker(config, "sync", "--quiet"))[0] == 0
-    code, out, _ = finish(tracker(config, "status"))
-    assert code == 0
-    lines = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    runner = CliRunner()
+    done = runner.invoke(cli, ["--config", str(config), "sync", "--quiet", "--workers", "1"])
+    assert done.exit_code == 0 and done.output == ""
+    shown = runner.invoke(cli, ["--config", str(config), "status"])
+    assert shown.exit_code == 0
+    lines = dict(line.split(": ", 1) for line in shown.output.strip().splitlines())
     assert set(lines) == {"INBOX", "Sent"}
-    assert "(4 new)" in lines["INBOX"] and "STALE" not in out
+    assert "(4 new)" in lines["INBOX"] and "STALE" not in shown.output
 
     db = store.open_db(database(config))
     db.execute("update sync_state set last_success_at = '2026-01-01T00:00:00+00:00' "
                "where folder = 'Sent'")
-    code, out, _ = finish(tracker(config, "status"))
-    assert [line.split(":")[0] for line in out.splitlines() if "STALE" in line] == ["Sent"]
+    shown = runner.invoke(cli, ["--config", str(config), "status"])
+    assert [line.split(":")[0] for line in shown.output.splitlines() if "STALE" in line] == ["Sent"]

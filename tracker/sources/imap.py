@@ -21,7 +21,7 @@ import socket
 import ssl
 import subprocess
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import sqlite_utils
 from imapclient import IMAPClient
@@ -29,9 +29,11 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from .. import store, syncstate
 from ..config import Config, Mailbox
-from ..ingest import Ingester
 from ..store import RawItem, WriteSummary
 from ..syncstate import stale_folders  # noqa: F401  (public: the digest reads it from here too)
+
+if TYPE_CHECKING:
+    from ..ingest import Ingester
 
 log = logging.getLogger(__name__)
 
@@ -317,12 +319,16 @@ def fetch_items(
 def sync_folder(
     client: IMAPClient,
     db: sqlite_utils.Database,
-    ingester: Ingester,
+    ingester: Callable[[], "Ingester"],
     folder: str,
     mailbox: Mailbox,
     progress: Callable[[WriteSummary], None] | None = None,
 ) -> tuple[FolderResult, WriteSummary]:
-    """Bring one folder up to date; every batch commits with its checkpoint."""
+    """Bring one folder up to date; every batch commits with its checkpoint.
+
+    ``ingester()`` gives the run's Ingester, made on first use: a nothing-new run
+    never loads the parser.
+    """
     state = syncstate.get(db, folder)
     info = client.select_folder(folder, readonly=True)
     uidvalidity = int(info[b"UIDVALIDITY"])
@@ -351,8 +357,9 @@ def sync_folder(
             def checkpoint(batch: list[RawItem]) -> None:
                 syncstate.checkpoint(db, folder, uidvalidity, max(uid_of(i) for i in batch))
 
-            items = fetch_items(client, folder, uidvalidity, todo, mailbox, ingester.batch_bytes)
-            summary = ingester.run(items, checkpoint=checkpoint, progress=progress)
+            store_batches = ingester()
+            items = fetch_items(client, folder, uidvalidity, todo, mailbox, store_batches.batch_bytes)
+            summary = store_batches.run(items, checkpoint=checkpoint, progress=progress)
             result.last_uid = max(result.last_uid, uids[-1])
     if uidnext is not None:
         # UIDs below the SELECT's UIDNEXT that the search did not return were expunged
@@ -378,6 +385,15 @@ def sync(
     if mailbox is None:
         raise SyncError(f"{config.path}: no [mailbox] section; add one to use tracker sync")
     total = SyncSummary()
+    made: list[Ingester] = []
+
+    def ingester() -> "Ingester":
+        if not made:
+            from ..ingest import Ingester
+
+            made.append(Ingester(db, config, workers=workers, batch_size=mailbox.batch_size))
+        return made[0]
+
     pending: list[str] = list(mailbox.folders or [s.folder for s in syncstate.folder_states(db)])
     doing = "connecting"
 
@@ -395,14 +411,15 @@ def sync(
             if client.has_capability("CONDSTORE") and client.has_capability("ENABLE"):
                 client.enable("CONDSTORE")
             pending = choose_folders(client, mailbox)
-            with Ingester(db, config, workers=workers, batch_size=mailbox.batch_size) as ingester:
-                for folder in list(pending):
-                    doing = f"fetching {folder}"
-                    result, summary = sync_folder(client, db, ingester, folder, mailbox, report)
-                    total.add(summary)
-                    total.folders.append(result)
-                    pending.remove(folder)
+            for folder in list(pending):
+                doing = f"fetching {folder}"
+                result, summary = sync_folder(client, db, ingester, folder, mailbox, report)
+                total.add(summary)
+                total.folders.append(result)
+                pending.remove(folder)
         finally:
+            if made:
+                made[0].close()
             _close(client)
     except Exception as exc:
         error = explain(exc, mailbox, doing)  # re-raises what it cannot explain

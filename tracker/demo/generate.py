@@ -20,15 +20,15 @@ everything that came back, as a Maildir, with the truth the threading tests scor
       "correspondents": [{"name", "short_name", "addresses", "domains", "deadline"}],
       "messages": [                   # every distinct message, in date order
         {"message_id": "...",         # without angle brackets, as records.ParsedMessage has it
-         "files": ["cur/1727....ensemble-demo", ...],   # relative to mailbox/; 2 = one message
-                                                        # found in two folders
+         "files": ["cur/1727....ensemble-demo", ...],   # relative to mailbox/; two files = one
+                                  # message found twice (a Bcc copy in INBOX, or delivered twice)
          "folders": ["Sent"], "date": "2024-10-03T09:41:00+02:00",
          "direction": "outgoing" | "incoming",
          "kind": "letter" | "reply" | "auto_reply" | "acknowledgement" | "bounce" | "other",
          "from": "address",
          "correspondent": "configured name" | null,     # the sender's body (incoming only)
          "threads": [[letter_message_id, correspondent_name], ...],  # the threads it belongs to
-         "cases": ["reply_headerless", "subject_prefix:RE :", ...]}  # what it exercises
+         "cases": ["reply_headerless", "subject_prefix:RE :", ...]}  # what it exercises (below)
       ],
       "threads": [                    # one per (letter, To correspondent) pair
         {"letter": "message id of the letter that opened it",
@@ -58,6 +58,23 @@ A message with ``"threads": []`` belongs to no thread: newsletters (kind ``other
 auto-replies from a body that was only copied (Cc) on the letter, and the ``unmatched`` replies.
 Scoring should use each thread's ``status`` and ``replies``; ``messages`` is the fuller picture
 (auto-replies without In-Reply-To that only quote the subject are in it too).
+
+Case tags (``cases``), for slicing a score: letters ``to_several``, ``cc_bodies``,
+``cc_unconfigured_address``, ``pdf_attached``, ``bcc_copy_in_inbox``, ``reference_in_subject``,
+``ambiguous_pair``; reminders ``reminder``, ``reminder_with_headers``, ``reminder_headerless``,
+``prefix:Relance :``; replies ``reply_linked:both|in_reply_to|references|missing_parent`` (the
+last: In-Reply-To names an internal forward never seen, References still reaches the letter),
+``reply_headerless`` with ``subject_prefix:RE :`` (and TR :, Réf. :, Rép. :, TR : RE : ...),
+``subject_of_reminder`` ("RE : Relance : ..."), ``new_subject_cites_date``,
+``new_subject_cites_numeric_date``, ``objet_quoted_in_body``, ``objet_wrapped`` (the Objet line
+hard-wrapped by the client), ``cites_letter_reference``, ``human_accuse_reception``,
+``html_only``, ``pdf_reply``, ``multipart_alternative``, ``second_reply``, ``after_deadline``,
+``file_before_letter`` (its file name sorts before the letter's), ``delivered_twice``,
+``cc_body_reply``, ``ambiguous``; ``auto_reply:rfc3834|x_autoreply|exchange_subject|precedence``,
+``cc_body_auto_reply``, ``acknowledgement:accuse|ar|accuse_subject``,
+``auto_submitted_acknowledgement``, ``dsn:postfix|exchange``, ``newsletter``; every message
+``charset:<charset>/<transfer encoding>``. Threads: ``bounce_one_of_several``, ``never_answers``,
+``within_deadline``, ``ambiguous_pair``.
 
 Conventions the truth relies on: an automatic acknowledgement of receipt that also carries
 ``Auto-Submitted: auto-generated`` is an ``acknowledgement`` (the specific kind beats the generic

@@ -191,7 +191,7 @@ def test_default_folders_follow_special_use_never_all_mail(tmp_path):
         assert [f.folder for f in summary.folders] == ["INBOX", "Éléments envoyés"]
         assert set(message_ids(config)) == set(ids_of(letters))
     finally:
-        server.stop()
+        server.destroy()
 
 
 def test_uidvalidity_reset_rescans_without_duplicates(tmp_path, dovecot_module):

@@ -127,5 +127,5 @@ def test_xoauth2_sync_against_dovecot(tmp_path):
         assert summary.new == 5
         assert tokens == [TOKEN]
     finally:
-        server.stop()
+        server.destroy()
         httpd.shutdown()

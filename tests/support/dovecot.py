@@ -306,6 +306,11 @@ class Dovecot:
         if any(_alive(v) for v in victims):
             self.kill()
 
+    def destroy(self) -> None:
+        """Stop the server and remove its folder."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def restart(self) -> None:
         self.kill()
         self.start()
@@ -549,8 +554,7 @@ def _server(tmp_path_factory, **kwargs) -> Iterator[Dovecot]:
     try:
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        server.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -737,7 +737,7 @@ def _flanker_leaves(raw: bytes, defects: list[str], head: _Headers) -> list[_Lea
             break
         headers = part.headers
         encoding = headers.get("Content-Transfer-Encoding")
-        encoding = (encoding.value if encoding is not None else "").strip().lower()
+        encoding = str(getattr(encoding, "value", None) or "").strip().lower()
         disposition = (part.content_disposition[0] or "").lower()
         try:
             filename = _fix_latin1(part.detected_file_name or "")
@@ -793,7 +793,8 @@ def _stdlib_leaves(raw: bytes, defects: list[str]) -> list[_Leaf]:
             stack.extend((child, depth + 1) for child in reversed(payload))
             continue
         else:
-            body = (payload or "").encode("ascii", "surrogateescape")
+            # the stdlib keeps undecodable bytes as surrogates: this gives them back
+            body = str(payload or "").encode("utf-8", "surrogateescape")
         if len(leaves) >= MAX_PARTS:
             defects.append(f"more than {MAX_PARTS} MIME parts: the rest not read")
             break

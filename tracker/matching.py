@@ -137,9 +137,25 @@ def references(text: str) -> set[str]:
     return {ref for ref in found if len(ref) >= 4}
 
 
+_LABEL_LINE = re.compile(r"^[\s>]*[\w/.' ]{1,20}:", re.U)
+
+
 def quoted_subjects(body: str) -> set[str]:
-    """Subject keys of the "Objet : ..." lines an answer quotes."""
-    return {key for key in (subject_key(m.group("text")) for m in _OBJET.finditer(body or "")) if key}
+    """Subject keys of the "Objet : ..." lines an answer quotes; a long subject wrapped onto
+    the next lines gives one key per possible end (letters wrap where their editor did)."""
+    body = body or ""
+    keys: set[str] = set()
+    for match in _OBJET.finditer(body):
+        text = match.group("text")
+        keys.add(subject_key(text))
+        following = body[match.end() + 1 :].split("\n", 3)[:3]
+        for line in following:
+            line = line.lstrip("> \t").strip()
+            if not line or _LABEL_LINE.match(line):
+                break
+            text = f"{text} {line}"
+            keys.add(subject_key(text))
+    return {key for key in keys if key}
 
 
 def letter_keys(subject: str | None, body: str | None, sent: datetime, tz: ZoneInfo) -> set[str]:

@@ -168,7 +168,7 @@ def rethread(
         Threader(db, config).run(affected)
 
 
-EVIDENCE_VERSION = "2"  # bump when matching extracts evidence differently
+EVIDENCE_VERSION = "3"  # bump when matching extracts evidence differently
 
 
 def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:

@@ -139,6 +139,8 @@ def measure_size(size: int, work: Path, results: Results, *, quick: bool, seed: 
         results.put("tracker report unanswered (s)", size, report.seconds)
     _step(results, "tracker sync and mbsync", size, lambda: _sync(maildir, work, count, size, results))
     _step(results, "Datasette pages", size, lambda: _datasette(config, size, results, repeat=3 if quick else 9))
+    results.put("measured at (UTC), load average", size,
+                f"{dt.datetime.now(dt.timezone.utc):%H:%M}, {os.getloadavg()[0]:.1f}")
 
 
 def _sqlite_count(database: Path, sql: str) -> int:
@@ -223,7 +225,8 @@ def big_attachments(work: Path, results: Results) -> None:
         (maildir / "cur" / f"1600000000.scan{i}.bench:2,S").write_bytes(raw)
     (work / "import-big").mkdir()
     measured = common.measure_import(maildir, work / "import-big")
-    results.big = (common.count_messages(maildir), measured)
+    results.big = {"messages": common.count_messages(maildir), "seconds": measured.seconds,
+                   "peak_mb": measured.peak_tree_mb}
 
 
 def render(results: Results, sizes: list[int], started: str, took: float) -> str:
@@ -239,8 +242,10 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
         "tracker sync peak memory (MB)", "tracker sync again, nothing new (s)",
         "tracker rethread, everything (s)", "tracker report unanswered (s)",
     ]
+    order.append("measured at (UTC), load average")
     order += sorted(k for k in results.values if k.startswith("Datasette"))
     order += [k for k in results.values if k not in order]
+    order.append(order.pop(order.index("measured at (UTC), load average")))
     rows = [[name, *[results.get(name, s) for s in sizes]] for name in order if name in results.values]
     machine = common.machine()
     lines = [
@@ -264,10 +269,9 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
     ]
     big = getattr(results, "big", None)
     if big is not None:
-        count, measured = big
         lines += [
-            f"Large attachments: {count} messages of which six carry a 30 MB PDF: tracker import "
-            f"{measured.seconds:.1f} s, peak memory {measured.peak_tree_mb:.0f} MB (goal < 400 MB).",
+            f"Large attachments: {big['messages']} messages of which six carry a 30 MB PDF: tracker import "
+            f"{big['seconds']:.1f} s, peak memory {big['peak_mb']:.0f} MB (goal < 400 MB).",
             "",
         ]
     if results.notes:
@@ -290,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(OUTPUT),
                         help="where to write the Markdown ('-' for stdout only; default docs/benchmarks.md)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folders")
+    parser.add_argument("--json", type=Path, help="also save the figures as JSON here")
+    parser.add_argument("--merge", type=Path, action="append", default=[],
+                        help="add the sizes of an earlier run's --json to the table")
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
@@ -311,6 +318,24 @@ def main(argv: list[str] | None = None) -> int:
             _step(results, "six 30 MB attachments", 0, lambda: big_attachments(work, results))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "values": {k: {str(s): v for s, v in by_size.items()} for k, by_size in results.values.items()},
+            "notes": results.notes, "big": getattr(results, "big", None),
+            "generator": getattr(results, "generator", None), "started": started,
+        }, indent=1), encoding="utf-8")
+    for path in args.merge:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        for measure, by_size in earlier["values"].items():
+            for size, value in by_size.items():
+                if int(size) not in sizes:
+                    results.put(measure, int(size), value)
+        merged = sorted({int(s) for by_size in earlier["values"].values() for s in by_size} - set(sizes))
+        sizes = sorted(sizes + merged)
+        results.notes += earlier["notes"]
+        if getattr(results, "big", None) is None and earlier.get("big"):
+            results.big = earlier["big"]
+        results.notes.append(f"the {', '.join(f'{s:,}' for s in merged)} column(s): run of {earlier['started']}")
     text = render(results, sizes, started, time.perf_counter() - clock)
     print(text)
     if args.output != "-":

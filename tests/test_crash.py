@@ -78,6 +78,31 @@ def _in_first_half(path: Path) -> bool:
     return zlib.crc32(path.name.encode()) % 2 == 0
 
 
+def _wait_for_a_moment(
+    proc: subprocess.Popen, database: Path, before: int, total: int, took: float, work: float,
+    rng: random.Random,
+) -> tuple[float, bool]:
+    """Let the import run until a random moment; return that moment and whether it ended first.
+
+    A quarter of the moments fall anywhere (start-up included); the others fall once the
+    import has committed its first batch, among its later batches and its rethread
+    (``work``: how long an unbroken import spends after its first commit).
+    """
+    started = time.monotonic()
+    if rng.random() < 0.25:
+        delay = rng.uniform(0.0, took)
+    else:
+        while proc.poll() is None and _count(database) <= before and time.monotonic() - started < 3 * took:
+            time.sleep(0.01)
+        left = work * (total - before) / total
+        delay = time.monotonic() - started + rng.uniform(0.0, left)
+    try:
+        proc.wait(timeout=max(0.0, delay - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        return delay, False
+    return delay, True
+
+
 def _round(folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True)
     database = folder / "tracker.db"
@@ -112,27 +137,32 @@ def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(mailbox: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, float]:
-    """The database of one uninterrupted import, and how long that import took."""
+def reference(mailbox: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, float, float]:
+    """The database of one uninterrupted import, how long it took, and how long after its
+    first commit."""
     root = tmp_path_factory.mktemp("reference")
     maildir = _copy(mailbox, root / "Maildir")
     config, database = _round(root / "db")
     started = time.monotonic()
-    subprocess.run(_import(config, maildir), env=_env(), check=True, timeout=300)
+    proc = subprocess.Popen(_import(config, maildir), env=_env())
+    while proc.poll() is None and _count(database) == 0:
+        time.sleep(0.01)
+    first_commit = time.monotonic() - started
+    assert proc.wait(timeout=300) == 0
     took = time.monotonic() - started
     assert integrity_problems(database) == []
     expected = snapshot(database, {str(maildir.resolve()): MAILDIR})
     assert len(expected["messages"]) >= MESSAGES - 2, "the reference import lost messages"
     assert expected["quarantine"], "the hostile files should be quarantined"
     assert any(row for row in expected.get("threads", [])), "the reference import made no thread"
-    return expected, took
+    return expected, took, took - first_commit
 
 
 def test_import_killed_at_random_moments_ends_like_an_unbroken_import(
-    mailbox: Path, reference: tuple[dict, float], tmp_path: Path
+    mailbox: Path, reference: tuple[dict, float, float], tmp_path: Path
 ) -> None:
     """SIGKILL during a first import, or during a second one over an earlier import."""
-    expected, took = reference
+    expected, took, work = reference
     total = len(expected["raw_messages"])
     rng = random.Random(SEED)
     kills = partial = rounds = 0  # partial: kills that left some, not all, messages stored
@@ -151,17 +181,13 @@ def test_import_killed_at_random_moments_ends_like_an_unbroken_import(
         _copy(mailbox, maildir)
         before = _count(database)
         for _ in range(rng.choice([2, 3])):
-            delay = rng.uniform(0.0, took)
             whole_group = rng.random() < 0.7
             proc = subprocess.Popen(
                 _import(config, maildir), env=_env(), stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True,
             )
-            try:
-                proc.wait(timeout=delay)
-                finished = True
-            except subprocess.TimeoutExpired:
-                finished = False
+            delay, finished = _wait_for_a_moment(proc, database, _count(database), total, took, work, rng)
+            if not finished:
                 # the writer alone is what the OOM killer picks; the group is a power cut
                 os.killpg(proc.pid, signal.SIGKILL) if whole_group else os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -179,11 +205,14 @@ def test_import_killed_at_random_moments_ends_like_an_unbroken_import(
                 partial += 1
             problems = integrity_problems(database) if database.exists() else []
             assert problems == [], f"seed {SEED}, round {rounds}, after kills at {moments}: {problems}"
+            if finished:
+                break
         rerun = subprocess.run(_import(config, maildir), env=_env(), capture_output=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr.decode(errors="replace")[-2000:]
         assert integrity_problems(database) == []
         found = differences(expected, snapshot(database, {str(maildir.resolve()): MAILDIR}))
         assert found == [], f"seed {SEED}, round {rounds}, after kills at {moments}:\n" + "\n".join(found)
+        print(f"round {rounds}: {moments}", file=sys.stderr)
     print(f"{kills} kills in {rounds} databases ({partial} mid-import) in {time.monotonic() - started:.0f}s")
     assert kills >= KILLS
     # kills that all fell before the first commit or after the last would prove nothing

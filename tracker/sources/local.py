@@ -16,8 +16,9 @@ from typing import Callable, Iterator
 
 from ..store import RawItem
 
-# an mbox "From " separator line: "From sender date"
-_FROM_LINE = re.compile(rb"^From \S*\s")
+# an mbox "From " separator: "From sender Sun Aug  7 11:40:37 2022"; a body line such as
+# "From time to time" (unescaped in mboxo files) has no time of day and does not split
+_FROM_LINE = re.compile(rb"^From \S+ +.*\b\d{1,2}:\d{2}")
 _ESCAPED_FROM = re.compile(rb"^>(>*From )")
 
 Known = Callable[[str, str], set[str]]
@@ -49,8 +50,12 @@ def is_mbox(path: Path) -> bool:
     return head == b"From "
 
 
-def discover(path: Path) -> list[Found]:
-    """What is importable at ``path``; raises SourceError for a path that holds nothing."""
+def discover(path: Path, name: str | None = None) -> list[Found]:
+    """What is importable at ``path``: Maildirs (Maildir++ ``.Sub`` folders and nested
+    Maildirs too), mbox files, and loose message files, which count as .eml files.
+
+    Raises SourceError for a path that does not exist.
+    """
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     if path.is_file():
@@ -58,25 +63,29 @@ def discover(path: Path) -> list[Found]:
             return [Found("mbox", path.stem, path)]
         return [Found("eml", path.parent.name or "eml", path)]
     found: list[Found] = []
-    if is_maildir(path):
-        found.append(Found("maildir", "INBOX", path))
-        for child in sorted(path.iterdir()):
-            # Maildir++: ".Sent", ".Archives.2024" are sub-folders of the same mailbox
-            if child.name.startswith(".") and is_maildir(child):
-                found.append(Found("maildir", child.name[1:].replace(".", "/"), child))
-        return found
-    emls: list[Path] = []
+    maildir = is_maildir(path)
+    if maildir:
+        found.append(Found("maildir", name or "INBOX", path))
+    loose: list[Path] = []
     for child in sorted(path.iterdir()):
-        if child.name.startswith("."):
+        if maildir and child.name in ("cur", "new", "tmp"):
             continue
         if child.is_dir():
-            found.extend(discover(child))
+            if child.name.startswith("."):
+                # Maildir++: ".Sent", ".Archives.2024" are sub-folders of the same mailbox
+                if maildir and is_maildir(child):
+                    sub = child.name[1:].replace(".", "/")
+                    found.append(Found("maildir", f"{name}/{sub}" if name else sub, child))
+                continue
+            found.extend(discover(child, f"{name}/{child.name}" if name else child.name))
+        elif child.name.startswith("."):
+            continue
         elif is_mbox(child):
             found.append(Found("mbox", child.stem, child))
         elif child.is_file():
-            emls.append(child)
-    if emls:
-        found.append(Found("eml", path.name, path))
+            loose.append(child)
+    if loose:
+        found.append(Found("eml", name or path.name, path))
     return found
 
 

@@ -86,9 +86,16 @@ def rebuild(db: sqlite_utils.Database) -> None:
                 a, b = b, a
             parent_of[b] = a
     with db.atomic():
-        db.execute("delete from message_links where rel = 'reply'")
+        # write only the difference: after a config change nothing here has changed
+        wanted = {(source, target) for source, target, _ in links}
+        stored = set(db.execute("select message_id, target_id from message_links where rel = 'reply'").fetchall())
         db.conn.executemany(
-            "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, ?)", links
+            "delete from message_links where message_id = ? and target_id = ? and rel = 'reply'",
+            sorted(stored - wanted),
+        )
+        db.conn.executemany(
+            "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, 'reply')",
+            sorted(wanted - stored),
         )
         current = dict(db.execute("select message_id, conversation_id from messages").fetchall())
         updates = []

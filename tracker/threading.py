@@ -175,9 +175,6 @@ def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:
     conversations.rebuild(db)
     for table in ("thread_messages", "threads", "unmatched"):
         db.execute(f"delete from {table}")
-    # what depends on the config goes; what a message says (its evidence) stays
-    for prefix in CORRESPONDENT_KEYS:
-        db.execute("delete from message_keys where key >= ? and key < ?", [prefix, prefix[:-1] + ";"])
     db.execute("delete from message_links where rel = 'original'")
     Threader(db, config, full=True).run(None)
 
@@ -463,6 +460,7 @@ class Threader:
         self.touched: set[str] = set()
         self.lookup: Lookup = Lookup(self)
         self.rows: list[tuple[str, str, str]] = []  # thread_messages to insert (full runs)
+        self.thread_rows: list[tuple] = []  # threads to insert (full runs)
         self.unmatched: list[tuple] = []
 
     def q(self, sql: str, params: Iterable = ()) -> list[tuple]:
@@ -553,6 +551,22 @@ class Threader:
                     if not known:
                         needs_evidence[message_id] = ("probe", subject, None)
         keys += self._evidence(needs_evidence)
+        if message_ids is None:
+            # what depends on the config is rewritten where it changed; evidence stays
+            stored = set()
+            for prefix in CORRESPONDENT_KEYS:
+                stored.update(
+                    self.q(
+                        "select message_id, key, role from message_keys where key >= ? and key < ?",
+                        [prefix, prefix[:-1] + ";"],
+                    )
+                )
+            wanted = set(keys)
+            self.db.conn.executemany(
+                "delete from message_keys where message_id = ? and key = ? and role = ?",
+                sorted(stored - wanted),
+            )
+            keys = sorted(wanted - stored)
         self.db.conn.executemany(
             "insert or ignore into message_keys (message_id, key, role) values (?, ?, ?)", keys
         )
@@ -596,6 +610,7 @@ class Threader:
                 info = self.memory.infos.get(message_id)
                 if message_id not in placed and thread in self.touched and info and info.kind in REPLY_KINDS:
                     self._attach(thread, message_id, "mark")
+            self._write_threads()
             self.db.conn.executemany(
                 "insert or replace into thread_messages (thread_id, message_id, matched_by) values (?, ?, ?)",
                 self.rows,
@@ -605,7 +620,6 @@ class Threader:
                 "values (?, ?, ?, ?, ?)",
                 self.unmatched,
             )
-            self.update_statuses(None)
             return
         affected_list = sorted(affected)
         self.derive_keys(affected_list)
@@ -753,16 +767,20 @@ class Threader:
                 sorted(l.message_id for l in firsts.values()),
             )
         )
+        rows = [
+            (tid, cid, self.by_id[cid].name, subjects.get(first.message_id) or "", first.subject_key,
+             first.conversation_id, first.message_id)
+            for tid, first in firsts.items()
+        ]
+        self.touched |= set(firsts)
+        if self.full:
+            self.thread_rows += rows  # written once with their statuses
+            return
         self.db.conn.executemany(
             "insert or replace into threads (id, correspondent_id, correspondent, subject, subject_key, "
             "conversation_id, letter_message_id) values (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (tid, cid, self.by_id[cid].name, subjects.get(first.message_id) or "", first.subject_key,
-                 first.conversation_id, first.message_id)
-                for tid, first in firsts.items()
-            ],
+            rows,
         )
-        self.touched |= set(firsts)
 
     def regroup(self, cid: str, letters: dict[str, Letter]) -> list[Letter]:
         """Group ``letters`` into threads and store the grouping; return the letters whose
@@ -987,6 +1005,27 @@ class Threader:
 
     # -- 5. statuses -----------------------------------------------------------------------
 
+    def _write_threads(self) -> None:
+        """Full runs: every thread with its status, decided from memory, in one write."""
+        members: dict[str, list[tuple]] = {}
+        infos = self.memory.infos
+        for tid, message_id, how in self.rows:
+            info = infos[message_id]
+            direction = "outgoing" if how == "letter" else "incoming"
+            members.setdefault(tid, []).append((message_id, info.date, direction, info.kind, how))
+        marks = _marks(self.db, None)
+        now = datetime.now(timezone.utc)
+        rows = []
+        for row in self.thread_rows:
+            state = decide(self.config, self.by_id[row[1]], members.get(row[0], []), marks.get(row[0], []), now)
+            rows.append(row + _state_columns(state))
+        self.db.conn.executemany(
+            "insert or replace into threads (id, correspondent_id, correspondent, subject, subject_key, "
+            "conversation_id, letter_message_id, status, opened_at, last_letter_at, last_reply_at, due_at, "
+            "overdue) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
     def update_statuses(self, thread_ids: list[str] | None) -> None:
         """Decide and store the status of these threads (all when None), as of now."""
         if thread_ids is None:
@@ -1002,22 +1041,24 @@ class Threader:
             if correspondent is None:
                 continue
             state = decide(self.config, correspondent, members.get(tid, []), marks.get(tid, []), now)
-            updates.append(
-                (
-                    state.status,
-                    _iso(state.opened_at),
-                    _iso(state.last_letter_at),
-                    _iso(state.last_reply_at),
-                    state.due_at.isoformat(timespec="seconds") if state.due_at else None,
-                    int(state.overdue),
-                    tid,
-                )
-            )
+            updates.append(_state_columns(state) + (tid,))
         self.db.conn.executemany(
             "update threads set status = ?, opened_at = ?, last_letter_at = ?, last_reply_at = ?, "
             "due_at = ?, overdue = ? where id = ?",
             updates,
         )
+
+
+def _state_columns(state: status.ThreadState) -> tuple:
+    """status, opened_at, last_letter_at, last_reply_at, due_at, overdue as stored."""
+    return (
+        state.status,
+        _iso(state.opened_at),
+        _iso(state.last_letter_at),
+        _iso(state.last_reply_at),
+        state.due_at.isoformat(timespec="seconds") if state.due_at else None,
+        int(state.overdue),
+    )
 
 
 # --- reading threads -----------------------------------------------------------------------

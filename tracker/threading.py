@@ -125,6 +125,8 @@ def _fingerprint(config: Config) -> str:
 
 # --- the entry point -----------------------------------------------------------------------
 
+EVIDENCE_VERSION = "3"  # bump when matching extracts evidence differently
+
 
 def rethread(
     db: sqlite_utils.Database,
@@ -136,8 +138,9 @@ def rethread(
     """Re-derive conversations and threads touched by ``changed_message_ids`` (all when None).
 
     A config whose correspondents, coalition or calendar changed since the last run
-    re-derives everything, whatever ``changed_message_ids`` says, and re-classifies the
-    stored rows (``classify.classify_row``) first; so does ``reclassify``.
+    re-derives everything, whatever ``changed_message_ids`` says. Stored rows are
+    re-classified (``classify.classify_row``) first when the coalition changed, or when
+    ``reclassify`` asks for it.
     """
     state = {
         "config": _fingerprint(config),
@@ -166,9 +169,6 @@ def rethread(
     with db.atomic():
         affected = conversations.update(db, changed)
         Threader(db, config).run(affected)
-
-
-EVIDENCE_VERSION = "3"  # bump when matching extracts evidence differently
 
 
 def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:
@@ -1126,8 +1126,14 @@ def list_threads(
     db: sqlite_utils.Database, config: Config, as_of: datetime | date | None = None
 ) -> list[dict]:
     """Every thread as DESIGN.md's ``tracker threads --format json`` contract says, with its
-    status as of ``as_of`` (default now); threads opened after ``as_of`` are left out."""
+    status as of ``as_of`` (default now); threads opened after ``as_of`` are left out.
+    Dates are ISO 8601 in the configured time zone, with its offset."""
     by_id = {c.slug: c for c in config.correspondents}
+    tz = config.tz
+
+    def out(moment: datetime | None) -> str | None:
+        return moment.astimezone(tz).isoformat(timespec="seconds") if moment is not None else None
+
     members = _members(db, None)
     marks = _marks(db, None)
     found = []
@@ -1148,15 +1154,15 @@ def list_threads(
                 "correspondent": correspondent.name,
                 "subject": subject,
                 "status": state.status,
-                "opened_at": _out(state.opened_at),
-                "last_letter_at": _out(state.last_letter_at),
-                "last_reply_at": _out(state.last_reply_at),
-                "due_at": _out(state.due_at),
+                "opened_at": out(state.opened_at),
+                "last_letter_at": out(state.last_letter_at),
+                "last_reply_at": out(state.last_reply_at),
+                "due_at": out(state.due_at),
                 "overdue": state.overdue,
                 "messages": [
                     {
                         "message_id": message_id,
-                        "date": _out(_parse(when)),
+                        "date": out(_parse(when)),
                         "direction": direction,
                         "kind": kind,
                     }
@@ -1274,6 +1280,3 @@ def _iso(moment: datetime | None) -> str | None:
         return None
     return _parse(moment).astimezone(timezone.utc).isoformat(timespec="seconds")
 
-
-def _out(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment is not None else None

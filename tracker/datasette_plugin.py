@@ -4,7 +4,7 @@ Hooks, each doing one thing:
 
 - ``prepare_connection``: a SQLite authorizer that refuses to read ``raw_messages`` on every
   Datasette connection, and the SQL helpers the canned queries use (``tracker_fts``,
-  ``tracker_median``, ``tracker_p90``, ``tracker_row_url``).
+  ``tracker_row_url``).
 - ``asgi_wrapper``: a Content-Security-Policy on every response. Scripts may only come from
   Datasette's own static files and the few inline scripts Datasette's templates ship, allowed by
   their sha256 (computed from the installed templates at import); nothing that message content
@@ -24,10 +24,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import re
 import sqlite3
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,13 @@ UNANSWERED = ("awaiting_reply", "acknowledged")
 
 
 def _settings(datasette) -> dict | None:
-    return datasette.plugin_config("tracker")
+    # plugin_config() re-reads the metadata and resolves secrets on every call, and render_cell
+    # runs once per cell: read it once per Datasette instance
+    try:
+        return datasette._tracker_settings
+    except AttributeError:
+        datasette._tracker_settings = datasette.plugin_config("tracker")
+        return datasette._tracker_settings
 
 
 # --- SQL helpers ----------------------------------------------------------------------------
@@ -67,29 +71,6 @@ def fts_query(text: str | None) -> str:
             parts.append('"' + word + '"' + ("*" if prefix else ""))
     # an empty query matches nothing instead of failing
     return " ".join(parts) or '"\u2063"'
-
-
-class _Collect:
-    def __init__(self) -> None:
-        self.values: list[float] = []
-
-    def step(self, value) -> None:
-        if value is not None:
-            self.values.append(float(value))
-
-
-class Median(_Collect):
-    def finalize(self):
-        return statistics.median(self.values) if self.values else None
-
-
-class Percentile90(_Collect):
-    def finalize(self):
-        if not self.values:
-            return None
-        ordered = sorted(self.values)
-        # nearest-rank: the smallest value with at least 90% of values at or below it
-        return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
 def _authorizer(never_served: frozenset[str]):
@@ -116,8 +97,6 @@ def prepare_connection(conn, database, datasette):
         return
     conn.set_authorizer(_authorizer(frozenset(settings.get("never_served", publish.NEVER_SERVED))))
     conn.create_function("tracker_fts", 1, fts_query, deterministic=True)
-    conn.create_aggregate("tracker_median", 1, Median)
-    conn.create_aggregate("tracker_p90", 1, Percentile90)
     root = (settings.get("feed_root") or "").rstrip("/")
 
     def row_url(table, pk):
@@ -259,6 +238,14 @@ def human_size(size: int | None, language: str = "fr") -> str:
     return str(size)
 
 
+def number(value, language: str = "fr") -> str:
+    """41.0 -> "41", 27.5 -> "27,5" (fr); None -> "—"."""
+    if value is None:
+        return "—"
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text.replace(".", ",") if language == "fr" else text
+
+
 def highlight(excerpt: str | None) -> Markup:
     """An FTS snippet (matches between \\x02 and \\x03) as escaped HTML with <mark>."""
     text = str(escape(excerpt or ""))
@@ -360,7 +347,7 @@ def days_to_reply_svg(rows: list[dict], language: str, deadline_days: float = 61
         )
         out.append(
             f'<rect x="{label_w}" y="{y + 5}" width="{max(median * scale, 1):.1f}" height="{row_h - 10}" '
-            f'fill="{colour}"><title>{escape(name)}: {median:g}</title></rect>'
+            f'fill="{colour}"><title>{escape(name)}: {number(median, language)}</title></rect>'
         )
         if p90 is not None and p90 > median:
             x1, x2 = label_w + median * scale, label_w + p90 * scale
@@ -369,7 +356,7 @@ def days_to_reply_svg(rows: list[dict], language: str, deadline_days: float = 61
             out.append(f'<line x1="{x2:.1f}" y1="{mid - 5:.1f}" x2="{x2:.1f}" y2="{mid + 5:.1f}" stroke="#555"/>')
         label_x = label_w + max(median, p90 or 0) * scale + 6
         out.append(
-            f'<text x="{label_x:.1f}" y="{y + row_h / 2 + 4:.1f}" font-size="12" fill="#333">{median:g}</text>'
+            f'<text x="{label_x:.1f}" y="{y + row_h / 2 + 4:.1f}" font-size="12" fill="#333">{number(median, language)}</text>'
         )
     x = label_w + deadline_days * scale
     out.append(
@@ -383,24 +370,49 @@ def days_to_reply_svg(rows: list[dict], language: str, deadline_days: float = 61
 # --- page data ------------------------------------------------------------------------------
 
 
-async def _rows(db, sql: str, params=None) -> list[dict]:
-    result = await db.execute(sql, params or [])
+async def _rows(db, sql: str, params=None, time_limit_ms: int | None = None) -> list[dict]:
+    result = await db.execute(sql, params or [], custom_time_limit=time_limit_ms)
     return [dict(row) for row in result.rows]
 
 
+_home_cache: dict[str, tuple[tuple, dict]] = {}
+
+
+def _database_stamp(datasette) -> tuple:
+    """Changes whenever the database does: a commit grows or rewrites the WAL file, a
+    checkpoint rewrites the database file."""
+    path = Path(datasette.get_database(publish.DATABASE_NAME).path)
+    stamp = []
+    for file in (path, path.with_name(path.name + "-wal")):
+        try:
+            info = file.stat()
+            stamp += [info.st_mtime_ns, info.st_size]
+        except OSError:
+            stamp += [None, None]
+    return tuple(stamp)
+
+
 async def home_data(datasette, language: str) -> dict:
+    """The home page's figures. The responsiveness view reads every reply (about a second with
+    100,000 messages), so the result is kept until the database changes."""
+    stamp = _database_stamp(datasette)
+    key = f"{id(datasette)}:{language}"
+    cached = _home_cache.get(key)
+    if cached and cached[0] == stamp:
+        return cached[1]
     db = datasette.get_database(publish.DATABASE_NAME)
     correspondents = await _rows(
         db,
-        """
+        f"""
         select c.id, c.name, c.short_name, count(t.id) as threads,
           coalesce(sum(t.status in ('awaiting_reply', 'acknowledged')), 0) as waiting,
-          coalesce(sum(t.overdue), 0) as overdue
+          coalesce(sum({publish.OVERDUE_NOW}), 0) as overdue
         from correspondents c left join threads t on t.correspondent_id = c.id
         group by c.id order by overdue desc, waiting desc, c.name
         """,
     )
-    responsiveness = await _rows(db, publish.RESPONSIVENESS_SQL)
+    # computed once per database change (cached below), so it may take longer than a page query
+    responsiveness = await _rows(db, "select * from responsiveness", time_limit_ms=60_000)
     short = {c["id"]: c["short_name"] for c in correspondents}
     for row in responsiveness:
         row["short_name"] = short.get(row["correspondent_id"]) or row["correspondent"]
@@ -408,25 +420,29 @@ async def home_data(datasette, language: str) -> dict:
     counts = (await _rows(
         db,
         "select (select count(*) from messages) as messages, (select count(*) from threads) as threads, "
-        "(select count(*) from unmatched) as unmatched, (select coalesce(sum(overdue), 0) from threads) as overdue",
+        f"(select count(*) from unmatched) as unmatched, (select count(*) from threads t where {publish.OVERDUE_NOW}) as overdue",
     ))[0]
     oldest = await _rows(
         db,
-        "select id, correspondent, subject, opened_at, due_at, status from threads "
-        "where overdue = 1 order by due_at limit 10",
+        f"select id, correspondent, subject, opened_at, due_at, status from threads t "
+        f"where {publish.OVERDUE_NOW} order by due_at limit 10",
     )
-    return {
+    data = {
         "oldest_overdue": oldest,
         "correspondents": correspondents,
         "responsiveness": responsiveness,
         "chart": days_to_reply_svg(responsiveness, language),
         "counts": counts,
     }
+    _home_cache[key] = (stamp, data)
+    return data
 
 
 async def thread_data(datasette, thread_id: str) -> dict | None:
     db = datasette.get_database(publish.DATABASE_NAME)
-    threads = await _rows(db, "select * from threads where id = ?", [thread_id])
+    threads = await _rows(
+        db, f"select *, {publish.OVERDUE_NOW} as overdue_now from threads t where id = ?", [thread_id]
+    )
     if not threads:
         return None
     messages = await _rows(
@@ -467,13 +483,12 @@ async def correspondent_data(datasette, correspondent_id: str) -> dict:
     db = datasette.get_database(publish.DATABASE_NAME)
     threads = await _rows(
         db,
-        "select id, subject, status, opened_at, last_letter_at, last_reply_at, due_at, overdue "
-        "from threads where correspondent_id = ? order by opened_at desc limit 1000",
+        f"select id, subject, status, opened_at, last_letter_at, last_reply_at, due_at, "
+        f"{publish.OVERDUE_NOW} as overdue from threads t where correspondent_id = ? "
+        f"order by opened_at desc limit 1000",
         [correspondent_id],
     )
-    figures = await _rows(
-        db, f"select * from ({publish.RESPONSIVENESS_SQL}) where correspondent_id = ?", [correspondent_id]
-    )
+    figures = await _rows(db, "select * from responsiveness where correspondent_id = ?", [correspondent_id])
     return {"threads": threads, "figures": figures[0] if figures else None}
 
 
@@ -493,6 +508,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
                 publish.COLUMNS[column][0 if language == "fr" else 1] if column in publish.COLUMNS else column
             ),
             "human_size": lambda size: human_size(size, language),
+            "number": lambda value: number(value, language),
             "sanitize_html": sanitize_html,
             "highlight": highlight,
             "json_list": json_list,

@@ -76,7 +76,16 @@ def eml(
     return "\n".join(headers) + ("\n" + extra.strip() if extra else "") + "\n\n" + body + "\n"
 
 
-def dsn(message_id: str, failed: str, original: str, date: str) -> str:
+def dsn(message_id: str, failed: str, original: str | None, date: str) -> str:
+    quoted = f"""
+--B
+Content-Type: text/rfc822-headers
+
+Message-ID: <{original}>
+From: {COALITION}
+To: {failed}
+Subject: Demande
+""" if original else ""
     return f"""Message-ID: <{message_id}>
 From: MAILER-DAEMON@mail.collectif.example.org
 To: {COALITION}
@@ -99,15 +108,7 @@ Final-Recipient: rfc822; {failed}
 Action: failed
 Status: 5.1.1
 Diagnostic-Code: smtp; 550 5.1.1 User unknown
-
---B
-Content-Type: text/rfc822-headers
-
-Message-ID: <{original}>
-From: {COALITION}
-To: {failed}
-Subject: Demande
-
+{quoted}
 --B--
 """
 
@@ -397,3 +398,25 @@ def test_commands_have_help_with_an_example() -> None:
     for command in ("threads", "rethread", "mark"):
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Example" in result.output, result.output
+
+
+def test_a_bounce_naming_no_letter_finds_the_letter_to_that_address(tmp_path: Path) -> None:
+    box = Mailbox(tmp_path)
+    bounce = box.write("INBOX", dsn("dsn2@mail.collectif.example.org", "ancien.cabinet@justice.gouv.fr", None,
+                                    "Thu, 03 Oct 2024 10:03:00 +0200"))
+    letters = [
+        box.write("Sent", eml("l1@collectif.example.org", COALITION,
+                              "secretariat.cabinet@interieur.gouv.fr, ancien.cabinet@justice.gouv.fr",
+                              "Formation des agents", "Thu, 03 Oct 2024 10:00:00 +0200")),
+        box.write("Sent", eml("l2@collectif.example.org", COALITION, "cabinet@justice.gouv.fr",
+                              "Accès aux droits", "Thu, 03 Oct 2024 10:01:00 +0200")),
+    ]
+    box.import_(bounce)  # before its letter
+    box.import_(*letters)
+    threads = box.threads(as_of="2024-10-20")
+    assert threads[("Formation des agents", JUSTICE)]["status"] == "bounced"
+    assert threads[("Formation des agents", INTERIEUR)]["status"] == "awaiting_reply"
+    assert threads[("Accès aux droits", JUSTICE)]["status"] == "awaiting_reply"
+    before = box.threads(as_of="2024-10-20")
+    box.run("rethread", "--quiet")
+    assert box.threads(as_of="2024-10-20") == before

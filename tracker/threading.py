@@ -352,17 +352,6 @@ class Lookup:
             )
         }
 
-    def latest_letter_thread(self, cid: str, since: str, until: str) -> str | None:
-        rows = self.t.q(
-            "select tm.thread_id from message_keys k join messages m on m.message_id = k.message_id "
-            "join thread_messages tm on tm.message_id = m.message_id and tm.matched_by = 'letter' "
-            "join threads t on t.id = tm.thread_id and t.correspondent_id = ? "
-            "where k.key = ? and k.role = 'letter' and m.date <= ? and m.date >= ? "
-            "order by m.date desc, m.message_id desc limit 1",
-            [cid, f"to:{cid}", until, since],
-        )
-        return rows[0][0] if rows else None
-
 
 class MemoryLookup(Lookup):
     """The same answers from memory, loaded once per correspondent (full rethreads)."""
@@ -437,14 +426,6 @@ class MemoryLookup(Lookup):
 
     def letter_threads(self, cid: str, letter_ids: list[str]) -> dict[str, str]:
         return {l: self.thread_of[l] for l in letter_ids if l in self.thread_of}
-
-    def latest_letter_thread(self, cid: str, since: str, until: str) -> str | None:
-        best = None
-        for conversation in self.by_conversation.values():
-            for when, letter, tid in conversation:
-                if since <= when <= until and (best is None or (when, letter) > best[:2]):
-                    best = (when, letter, tid)
-        return best[2] if best else None
 
 
 class Threader:
@@ -984,6 +965,16 @@ class Threader:
                 [key],
             )
         }
+        for letter in letters.values():  # bounces that name no letter, arrived before it
+            sent = _parse(letter.date)
+            found |= {
+                r[0]
+                for r in self.q(
+                    "select k.message_id from message_keys k join messages m on m.message_id = k.message_id "
+                    "where k.key = ? and k.role = 'bounce' and m.date >= ? and m.date <= ?",
+                    [key, _iso(sent - SLACK), _iso(sent + BOUNCE_WINDOW)],
+                )
+            }
         return sorted(found)
 
     def place_bounce(self, cid: str, message_id: str) -> None:
@@ -997,9 +988,21 @@ class Threader:
         threads = self.lookup.letter_threads(cid, pointed)
         thread = next((threads[p] for p in pointed if p in threads), None)
         if thread is None and not info.original:
-            # no id to go by: the latest letter to that body shortly before the bounce
+            # no id to go by: the latest letter to the failed address shortly before the bounce
             when = _parse(info.date)
-            thread = self.lookup.latest_letter_thread(cid, _iso(when - BOUNCE_WINDOW), _iso(when + SLACK))
+            reports = json.loads(self.q("select delivery_reports from messages where message_id = ?", [message_id])[0][0] or "[]")
+            failed = sorted({(r.get("recipient") or "").lower() for r in reports} - {""})
+            letters = [
+                r[0]
+                for r in self.q(
+                    f"select distinct m.message_id, m.date from recipients r join messages m on m.message_id = "
+                    f"r.message_id where r.address in ({_in(failed)}) and m.direction = 'outgoing' and "
+                    f"m.kind = 'letter' and m.date >= ? and m.date <= ? order by m.date desc, m.message_id desc",
+                    [*failed, _iso(when - BOUNCE_WINDOW), _iso(when + SLACK)],
+                )
+            ] if failed else []
+            threads = self.lookup.letter_threads(cid, letters)
+            thread = next((threads[l] for l in letters if l in threads), None)
         if thread is not None:
             self._attach(thread, message_id, "bounce")
 

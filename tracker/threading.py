@@ -454,6 +454,10 @@ class Threader:
             rows.extend(self.q(sql.format(in_=_in(chunk)), (before or []) + chunk))
         return rows
 
+    def ids_in(self, sql: str, values: Iterable, before: list | None = None) -> set[str]:
+        """The first column of ``q_in``'s rows, as a set."""
+        return {row[0] for row in self.q_in(sql, values, before)}
+
     # -- 1. keys -------------------------------------------------------------------------
 
     def derive_keys(self, message_ids: list[str] | None) -> None:
@@ -485,13 +489,10 @@ class Threader:
             )
         else:
             rows = self.q_in(sql + " and message_id in ({in_})", message_ids)
-            known_ids = {
-                r[0]
-                for r in self.q_in(
-                    "select message_id from message_keys where key = 'x:evidence' and message_id in ({in_})",
-                    message_ids,
-                )
-            }
+            known_ids = self.ids_in(
+                "select message_id from message_keys where key = 'x:evidence' and message_id in ({in_})",
+                message_ids,
+            )
             recipients = self.q_in(
                 "select message_id, role, address from recipients where role in ('to', 'cc') "
                 "and message_id in ({in_})",
@@ -687,25 +688,19 @@ class Threader:
         while frontier:
             batch, frontier = frontier[:200], frontier[200:]
             more: set[str] = set()
-            more |= {
-                r[0]
-                for r in self.q_in(
-                    "select m.message_id from messages m join message_keys k on k.message_id = "
-                    "m.message_id and k.key = ? and k.role = 'letter' where m.conversation_id in ({in_})",
-                    sorted({l.conversation_id for l in batch if l.conversation_id}),
-                    [key],
-                )
-            }
-            more |= {
-                r[0]
-                for r in self.q_in(
-                    "select o.message_id from thread_messages tm join threads t on t.id = tm.thread_id "
-                    "and t.correspondent_id = ? join thread_messages o on o.thread_id = tm.thread_id "
-                    "and o.matched_by = 'letter' where tm.matched_by = 'letter' and tm.message_id in ({in_})",
-                    [l.message_id for l in batch],
-                    [cid],
-                )
-            }
+            more |= self.ids_in(
+                "select m.message_id from messages m join message_keys k on k.message_id = "
+                "m.message_id and k.key = ? and k.role = 'letter' where m.conversation_id in ({in_})",
+                sorted({l.conversation_id for l in batch if l.conversation_id}),
+                [key],
+            )
+            more |= self.ids_in(
+                "select o.message_id from thread_messages tm join threads t on t.id = tm.thread_id "
+                "and t.correspondent_id = ? join thread_messages o on o.thread_id = tm.thread_id "
+                "and o.matched_by = 'letter' where tm.matched_by = 'letter' and tm.message_id in ({in_})",
+                [l.message_id for l in batch],
+                [cid],
+            )
             for letter in batch:
                 if not letter.subject_key:
                     continue
@@ -815,24 +810,18 @@ class Threader:
         """Incoming messages from ``cid`` whose place the change can alter."""
         source = f"from:{cid}"
         found: set[str] = set(self._orphans)
-        found |= {
-            r[0]
-            for r in self.q_in(
-                "select message_id from message_keys where key = ? and role = 'probe' and message_id in ({in_})",
-                sorted(affected),
-                [source],
-            )
-        }
+        found |= self.ids_in(
+            "select message_id from message_keys where key = ? and role = 'probe' and message_id in ({in_})",
+            sorted(affected),
+            [source],
+        )
         # answers in the conversations of these letters (headers)
-        found |= {
-            r[0]
-            for r in self.q_in(
-                "select m.message_id from messages m join message_keys k on k.message_id = m.message_id "
-                "and k.key = ? and k.role = 'probe' where m.conversation_id in ({in_})",
-                sorted({l.conversation_id for l in letters.values() if l.conversation_id}),
-                [source],
-            )
-        }
+        found |= self.ids_in(
+            "select m.message_id from messages m join message_keys k on k.message_id = m.message_id "
+            "and k.key = ? and k.role = 'probe' where m.conversation_id in ({in_})",
+            sorted({l.conversation_id for l in letters.values() if l.conversation_id}),
+            [source],
+        )
         # answers that share evidence with a letter that is new or changed thread
         for letter in moved:
             keys = [
@@ -844,25 +833,19 @@ class Threader:
                 )
             ]
             sent = _parse(letter.date)
-            found |= {
-                r[0]
-                for r in self.q_in(
-                    "select k.message_id from message_keys k join message_keys f on f.message_id = "
-                    "k.message_id and f.key = ? and f.role = 'probe' join messages m on m.message_id = "
-                    "k.message_id and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
-                    keys,
-                    [source, _iso(sent - SLACK), _iso(sent + HORIZON)],
-                )
-            }
+            found |= self.ids_in(
+                "select k.message_id from message_keys k join message_keys f on f.message_id = "
+                "k.message_id and f.key = ? and f.role = 'probe' join messages m on m.message_id = "
+                "k.message_id and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
+                keys,
+                [source, _iso(sent - SLACK), _iso(sent + HORIZON)],
+            )
         # what a person attached to these threads
         threads = sorted(
-            {
-                r[0]
-                for r in self.q_in(
-                    "select thread_id from thread_messages where matched_by = 'letter' and message_id in ({in_})",
-                    sorted(letters),
-                )
-            }
+            self.ids_in(
+                "select thread_id from thread_messages where matched_by = 'letter' and message_id in ({in_})",
+                sorted(letters),
+            )
         )
         found |= {
             r[0]
@@ -948,23 +931,17 @@ class Threader:
 
     def bounces_to_place(self, cid: str, affected: set[str], letters: dict[str, Letter]) -> list[str]:
         key = f"bounce:{cid}"
-        found = {
-            r[0]
-            for r in self.q_in(
-                "select message_id from message_keys where key = ? and role = 'bounce' and message_id in ({in_})",
-                sorted(affected),
-                [key],
-            )
-        }
-        found |= {
-            r[0]
-            for r in self.q_in(
-                "select l.message_id from message_links l join message_keys k on k.message_id = "
-                "l.message_id and k.key = ? where l.rel = 'original' and l.target_id in ({in_})",
-                sorted(letters),
-                [key],
-            )
-        }
+        found = self.ids_in(
+            "select message_id from message_keys where key = ? and role = 'bounce' and message_id in ({in_})",
+            sorted(affected),
+            [key],
+        )
+        found |= self.ids_in(
+            "select l.message_id from message_links l join message_keys k on k.message_id = "
+            "l.message_id and k.key = ? where l.rel = 'original' and l.target_id in ({in_})",
+            sorted(letters),
+            [key],
+        )
         for letter in letters.values():  # bounces that name no letter, arrived before it
             sent = _parse(letter.date)
             found |= {

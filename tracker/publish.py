@@ -41,6 +41,9 @@ HIDDEN = (
     "raw_messages",
     "sync_state",
     "message_locations",
+    "message_links",
+    "message_keys",
+    "threading_state",
     "digests",
     "_sqlite_migrations",
     "messages_fts",
@@ -311,8 +314,9 @@ def canned_queries(language: str) -> dict[str, dict[str, Any]]:
             "title": "Lettres sans réponse à une date" if fr else "Letters unanswered on a date",
             "description": (
                 "Les fils dont l'échéance était passée à la date choisie sans qu'une réponse soit "
-                "arrivée (les accusés de réception et réponses automatiques ne comptent pas). "
-                "Laissez la date vide pour aujourd'hui ; format AAAA-MM-JJ."
+                "arrivée (les accusés de réception et réponses automatiques ne comptent pas), "
+                "les 200 plus anciennes échéances d'abord. Laissez la date vide pour aujourd'hui ; "
+                "format AAAA-MM-JJ. La liste complète : tracker report unanswered."
                 if fr else
                 "Threads whose due date had passed on the chosen day with no reply received "
                 "(acknowledgements and auto-replies do not count), the 200 oldest due dates first. "
@@ -497,9 +501,10 @@ _TABLE_COLUMNS = {
 }
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "threads": {"sort_desc": "opened_at", "facets": ["correspondent", "status", "overdue"],
+    "threads": {"sort_desc": "opened_at",
+                "facets": ["correspondent", "status", "overdue", {"month": "opened_at"}],
                 "label_column": "subject"},
-    "messages": {"sort_desc": "date", "facets": ["direction", "kind", {"date": "date"}],
+    "messages": {"sort_desc": "date", "facets": ["direction", "kind", {"month": "date"}],
                  "fts_table": "messages_fts", "fts_pk": "rowid", "label_column": "subject"},
     "recipients": {"facets": ["role"]},
     "attachments": {"facets": ["content_type"], "fts_table": "attachments_fts", "fts_pk": "rowid",

@@ -677,3 +677,64 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     started = time.perf_counter()
     value = fn()
     return time.perf_counter() - started, value
+
+
+# ---------------------------------------------------------------- where the time goes
+
+# (label, markers): a CPU sample goes to the first label one of whose markers is in its stack
+PROFILE_CATEGORIES = [
+    ("PDF text extraction (pypdf)", ("pypdf/",)),
+    ("flanker MIME scanner (tokenize: every line of the message, attachments included)",
+     ("flanker/mime/message/scanner.py",)),
+    ("flanker address parser (ply)", ("flanker/addresslib", "ply/")),
+    ("flanker other (headers, bodies, charsets)", ("flanker/",)),
+    ("tracker.parse own code (charsets, attachments, hashes)", ("tracker/parse.py",)),
+    ("classify (writer)", ("tracker/classify.py",)),
+    ("rethread (conversations, threads, statuses)", ("tracker/threading.py", "tracker/conversations.py",
+                                                     "tracker/status.py")),
+    ("store.write_batch and commits (SQLite, FTS indexing)", ("write_batch", "Database.atomic")),
+    ("moving data between processes (pipes, pickle)", ("multiprocessing/connection.py", "pickle",
+                                                       "multiprocessing/queues.py")),
+    ("reading files", ("tracker/sources/local.py",)),
+    ("start-up (imports)", ("_find_and_load",)),
+]
+
+
+def profile_import(maildir: Path, workdir: Path, *, rate: int = 100) -> str | None:
+    """Where `tracker import` spends its CPU, from py-spy samples of the writer and its workers.
+
+    Returns a Markdown table, or None when py-spy is not installed (``pip install py-spy``).
+    """
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        return None
+    database = workdir / "tracker.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    config = write_tracker_config(workdir, database)
+    raw = workdir / "py-spy.txt"
+    cmd = [py_spy, "record", "--subprocesses", "--rate", str(rate), "--format", "raw", "-o", str(raw), "--"]
+    cmd += python_cmd("from tracker.cli import main; main()")
+    cmd += ["--config", str(config), "import", "--quiet", str(maildir)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    run_measured(cmd, env=env)
+    totals: dict[str, int] = {}
+    writer = workers = 0
+    for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        if stack.count("process ") >= 2:
+            workers += samples
+        else:
+            writer += samples
+        label = next((name for name, markers in PROFILE_CATEGORIES if any(m in stack for m in markers)), "other")
+        totals[label] = totals.get(label, 0) + samples
+    everything = sum(totals.values()) or 1
+    rows = [[label, f"{count / everything * 100:.1f}%"]
+            for label, count in sorted(totals.items(), key=lambda kv: -kv[1])]
+    rows.append(["(writer process / parser workers)",
+                 f"{writer / everything * 100:.0f}% / {workers / everything * 100:.0f}%"])
+    return table(["where the CPU goes (py-spy samples of all processes)", "share"], rows)

@@ -90,7 +90,9 @@ def _step(results: Results, what: str, size: int, fn) -> object:
     return value
 
 
-def measure_size(size: int, work: Path, results: Results, *, quick: bool, seed: int) -> None:
+def measure_size(
+    size: int, work: Path, results: Results, *, quick: bool, seed: int, profile: bool = False
+) -> None:
     """Every measurement at one mailbox size."""
     print(f"{size:,} messages:", file=sys.stderr)
     maildir, generator = common.build_mailbox(work / "Maildir", size, seed=seed)
@@ -139,6 +141,12 @@ def measure_size(size: int, work: Path, results: Results, *, quick: bool, seed: 
         results.put("tracker report unanswered (s)", size, report.seconds)
     _step(results, "tracker sync and mbsync", size, lambda: _sync(maildir, work, count, size, results))
     _step(results, "Datasette pages", size, lambda: _datasette(config, size, results, repeat=3 if quick else 9))
+    if profile:
+        (work / "profile").mkdir()
+        table = _step(results, "py-spy profile of tracker import", size,
+                      lambda: common.profile_import(maildir, work / "profile"))
+        if table is not None:
+            results.appendix.append((f"Where the time goes: tracker import of {size:,} messages", table))
     results.put("measured at (UTC), load average", size,
                 f"{dt.datetime.now(dt.timezone.utc):%H:%M}, {os.getloadavg()[0]:.1f}")
 
@@ -277,7 +285,7 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
     if results.notes:
         lines += ["Notes:", ""] + [f"- {note}" for note in results.notes] + [""]
     for title, text in results.appendix:
-        lines += [f"## {title}", "", "```", text.rstrip(), "```", ""]
+        lines += [f"## {title}", "", text.rstrip(), ""]
     return "\n".join(lines)
 
 
@@ -303,10 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     started, clock = common.now_utc(), time.perf_counter()
     results = Results()
     print(common.machine_line(), file=sys.stderr)
+    # profiled once, at the first size of at least 1,000 messages (py-spy, when installed)
+    profiled = next((s for s in sizes if s >= 1000), None) if not args.quick else None
     for size in sizes:
         work = common.scratch(f"tracker-bench-{size}-")
         try:
-            measure_size(size, work, results, quick=args.quick, seed=args.seed)
+            measure_size(size, work, results, quick=args.quick, seed=args.seed, profile=size == profiled)
         finally:
             if args.keep:
                 print(f"kept {work}", file=sys.stderr)
@@ -323,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             "values": {k: {str(s): v for s, v in by_size.items()} for k, by_size in results.values.items()},
             "notes": results.notes, "big": getattr(results, "big", None),
             "generator": getattr(results, "generator", None), "started": started,
+            "appendix": results.appendix,
         }, indent=1), encoding="utf-8")
     for path in args.merge:
         earlier = json.loads(path.read_text(encoding="utf-8"))
@@ -333,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         merged = sorted({int(s) for by_size in earlier["values"].values() for s in by_size} - set(sizes))
         sizes = sorted(sizes + merged)
         results.notes += earlier["notes"]
+        results.appendix += [tuple(a) for a in earlier.get("appendix", [])]
         if getattr(results, "big", None) is None and earlier.get("big"):
             results.big = earlier["big"]
         results.notes.append(f"the {', '.join(f'{s:,}' for s in merged)} column(s): run of {earlier['started']}")

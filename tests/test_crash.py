@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import synth_maildir, write_tracker_config
+from bench.common import synth_maildir, synth_messages, write_tracker_config
+from tests.support.dovecot import dovecot_module  # noqa: F401  (the fixture)
 from tests.support.snapshot import differences, integrity_problems, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,9 +220,88 @@ def test_import_killed_at_random_moments_ends_like_an_unbroken_import(
     assert partial >= 5, f"only {partial} of {kills} kills fell mid-import (seed {SEED}); the timing is off"
 
 
-def test_sync_killed_at_random_moments_ends_like_an_unbroken_sync() -> None:
-    from tracker.cli import cli
+SYNC_MESSAGES = 80
 
-    if "sync" not in cli.commands:
-        pytest.skip("`tracker sync` is not there yet: only import is crash-tested")
-    pytest.skip("sync crash test to be written against tests/support/dovecot.py")
+
+@pytest.fixture(scope="module")
+def imap_account(dovecot_module) -> tuple[object, str]:
+    """A Dovecot account holding realistic INBOX and Sent folders plus a hostile message."""
+    user = dovecot_module.add_user()
+    mail = list(synth_messages(SYNC_MESSAGES, seed=4))
+    dovecot_module.deliver(user, [raw for folder, raw in mail if folder == "INBOX"] + [bytes(range(256)) * 4])
+    dovecot_module.deliver(user, [raw for folder, raw in mail if folder == "Sent"], folder="Sent")
+    time.sleep(1.2)  # Dovecot re-reads its passwd-file at most once a second
+    return dovecot_module, user
+
+
+def _sync_config(folder: Path, server, user: str) -> tuple[Path, Path]:
+    config, database = _round(folder)
+    with config.open("a", encoding="utf-8") as handle:
+        # small batches: kills fall between and inside the transactions
+        handle.write("\n" + server.mailbox_toml(user, extra='folders = ["INBOX", "Sent"]\nbatch_size = 8'))
+    return config, database
+
+
+def _sync_env() -> dict[str, str]:
+    from tests.support.dovecot import PASSWORD
+
+    return dict(_env(), TRACKER_TEST_IMAP_PASSWORD=PASSWORD)
+
+
+def test_sync_killed_at_random_moments_ends_like_an_unbroken_sync(imap_account, tmp_path: Path) -> None:
+    """SIGKILL during a first sync from a loopback Dovecot, rerun until done, compare."""
+    server, user = imap_account
+    config, database = _sync_config(tmp_path / "reference", server, user)
+    started = time.monotonic()
+    proc = subprocess.Popen(_tracker(config, "sync", "--quiet"), env=_sync_env())
+    while proc.poll() is None and _count(database) == 0:
+        time.sleep(0.01)
+    first_commit = time.monotonic() - started
+    assert proc.wait(timeout=300) == 0
+    took = time.monotonic() - started
+    expected = snapshot(database)
+    total = len(expected["raw_messages"])
+    assert total >= SYNC_MESSAGES and expected["threads"] and expected["sync_state"]
+
+    rng = random.Random(SEED + 1)
+    kills = partial = rounds = 0
+    started = time.monotonic()
+    while kills < KILLS or (partial < 5 and time.monotonic() - started < BUDGET_SECONDS):
+        rounds += 1
+        config, database = _sync_config(tmp_path / f"round{rounds}", server, user)
+        moments: list[str] = []
+        for _ in range(rng.choice([2, 3])):
+            before = _count(database)
+            whole_group = rng.random() < 0.7
+            proc = subprocess.Popen(
+                _tracker(config, "sync", "--quiet"), env=_sync_env(), stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+            )
+            delay, finished = _wait_for_a_moment(proc, database, before, total, took, took - first_commit, rng)
+            if not finished:
+                os.killpg(proc.pid, signal.SIGKILL) if whole_group else os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                kills += 1
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            stored = _count(database)
+            moments.append(f"{delay:.2f}s{'' if whole_group else ' writer only'}: {stored}/{total} stored"
+                           + (" (it had finished)" if finished else ""))
+            if before < stored < total and not finished:
+                partial += 1
+            problems = integrity_problems(database) if database.exists() else []
+            assert problems == [], f"seed {SEED}, sync round {rounds}, after kills at {moments}: {problems}"
+            if finished:
+                break
+        rerun = subprocess.run(_tracker(config, "sync", "--quiet"), env=_sync_env(), capture_output=True,
+                               timeout=300)
+        assert rerun.returncode == 0, f"after kills at {moments}: " + rerun.stderr.decode(errors="replace")[-2000:]
+        assert integrity_problems(database) == []
+        found = differences(expected, snapshot(database))
+        assert found == [], f"seed {SEED}, sync round {rounds}, after kills at {moments}:\n" + "\n".join(found)
+        print(f"sync round {rounds}: {moments}", file=sys.stderr)
+    print(f"sync: {kills} kills in {rounds} databases ({partial} mid-sync) in {time.monotonic() - started:.0f}s")
+    assert kills >= KILLS
+    assert partial >= 5, f"only {partial} of {kills} kills fell mid-sync (seed {SEED}); the timing is off"

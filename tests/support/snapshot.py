@@ -27,8 +27,9 @@ CLOCK_COLUMNS = {
     "computed_at",
     "applied_at",
 }
-# integer keys handed out in insertion order: order-dependent by design
-SERIAL_KEYS = {("quarantine", "id"), ("marks", "id")}
+# integer keys handed out in insertion order: order-dependent by design; and what the
+# last run did (how many it brought), which describes the run rather than the mail
+SERIAL_KEYS = {("quarantine", "id"), ("marks", "id"), ("sync_state", "last_new")}
 # JSON lists whose order follows the order the message was met in
 UNORDERED_JSON = {("messages", "folders")}
 SKIP_TABLES = {"_sqlite_migrations", "sqlite_sequence", "sqlite_stat1", "threading_state"}

@@ -362,6 +362,7 @@ class MemoryLookup(Lookup):
         self.infos = infos
         self.keys = keys
         self.attached_to = attached
+        self.threads: set[str] = set()  # every thread of the run
         # correspondent -> its letters, answers, bounces; and the conversations it was copied in
         self.mine: dict[tuple[str, str], list[str]] = {}
         self.copied_by: dict[str, set[str]] = {}
@@ -401,7 +402,8 @@ class MemoryLookup(Lookup):
         return self.infos.get(message_id)
 
     def attached(self, message_id: str) -> str | None:
-        return self.attached_to.get(message_id)
+        thread = self.attached_to.get(message_id)
+        return thread if thread in self.threads else None
 
     def conversation_letters(self, cid: str, conversation_id: str | None) -> list[tuple[str, str, str]]:
         return self.by_conversation.get(conversation_id or "", [])
@@ -584,8 +586,10 @@ class Threader:
         if affected is None:
             self.derive_keys(None)
             self._load_memory()
+            # every thread exists before any answer is placed (a mark may name any of them)
+            grouped = {c.slug: self.group_all(c.slug) for c in self.config.correspondents}
             for correspondent in self.config.correspondents:
-                self.run_correspondent(correspondent.slug, None)
+                self.run_correspondent(correspondent.slug, None, grouped[correspondent.slug])
             # what a person attached although it came from an address no correspondent has
             placed = {m for m, _, _ in self.rows}
             for message_id, thread in self.memory.attached_to.items():
@@ -637,12 +641,18 @@ class Threader:
         self.memory = MemoryLookup(self, infos, keys, attached)
         self.lookup = self.memory
 
-    def run_correspondent(self, cid: str, affected: set[str] | None) -> None:
+    def group_all(self, cid: str) -> tuple[dict[str, Letter], dict[str, str]]:
+        """Full runs, first pass: every letter to ``cid`` in its thread."""
+        letters = {m: self._letter(m) for m in self.memory.mine.get(("to", cid), [])}
+        thread_of = group_letters(letters.values(), cid)
+        self._store_threads(cid, letters, thread_of)
+        self.rows += [(tid, m, "letter") for m, tid in thread_of.items()]
+        self.memory.threads.update(thread_of.values())
+        return letters, thread_of
+
+    def run_correspondent(self, cid: str, affected: set[str] | None, grouped: tuple | None = None) -> None:
         if affected is None:
-            letters = {m: self._letter(m) for m in self.memory.mine.get(("to", cid), [])}
-            thread_of = group_letters(letters.values(), cid)
-            self._store_threads(cid, letters, thread_of)
-            self.rows += [(tid, m, "letter") for m, tid in thread_of.items()]
+            letters, thread_of = grouped
             self.memory.load(cid, letters, thread_of)
             for message_id in self.memory.mine.get(("from", cid), []):
                 self.place_answer(cid, message_id)

@@ -693,7 +693,7 @@ PROFILE_CATEGORIES = [
     ("rethread (conversations, threads, statuses)", ("tracker/threading.py", "tracker/conversations.py",
                                                      "tracker/status.py")),
     ("store.write_batch and commits (SQLite, FTS indexing)", ("write_batch", "Database.atomic")),
-    ("moving data between processes (pipes, pickle)", ("multiprocessing/connection.py", "pickle",
+    ("pipes between processes (pickling, and waits py-spy counts as busy)", ("multiprocessing/connection.py", "pickle",
                                                        "multiprocessing/queues.py")),
     ("reading files", ("tracker/sources/local.py",)),
     ("start-up (imports)", ("_find_and_load",)),

@@ -336,3 +336,25 @@ def test_run_lock_is_exclusive_and_released(tmp_path):
                 pass
     with lock.run_lock(database, "digest"):  # released on exit
         pass
+
+
+def test_server_stalling_mid_fetch_times_out_and_next_run_resumes(tmp_path, dovecot_module):
+    from tests.support.dovecot import PausableProxy
+
+    server = dovecot_module
+    user = server.add_user()
+    letters = list(french_letters(120, seed=12))
+    server.deliver(user, letters)
+    proxy = PausableProxy(server.port)
+    config = make_config(tmp_path, server, user, "batch_size = 20\ntimeout = 1")
+    config.mailbox.port = proxy.port
+    try:
+        with pytest.raises(imap.SyncError, match="did not answer within 1 s while fetching INBOX"):
+            run(config, progress=lambda total: proxy.pause())
+    finally:
+        proxy.close()
+    db = store.open_db(config.database)
+    assert 0 < syncstate.get(db, "INBOX").last_uid < 120
+    config.mailbox.port = server.port
+    run(config)
+    assert_same_as_clean(tmp_path, server, user, config, ids_of(letters), "batch_size = 20")

@@ -28,13 +28,20 @@ def free_port() -> int:
 @contextmanager
 def running_server(config_path: Path, *args: str, env: dict | None = None):
     """Start ``tracker serve`` and yield its root URL; stop it afterwards."""
+    with running(["--config", str(config_path), "serve", *args], env) as url:
+        yield url
+
+
+@contextmanager
+def running(arguments: list[str], env: dict | None = None, wait: float = 30):
+    """Run ``tracker ARGUMENTS --port P`` until it listens on 127.0.0.1:P; yield the root URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "--config", str(config_path), "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "tracker", *arguments, "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + wait
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -142,3 +149,14 @@ def test_real_server_with_logins_and_a_prefix(tmp_path):
         assert status == 200 and "/suivi/tracker/correspondents/sante" in body
         status, _, body = get(url + "/suivi/tracker/threads/t-sante-1", cookie)
         assert status == 200
+
+
+def test_demo_builds_and_serves(tmp_path):
+    """`tracker demo`: the bundled mailbox imported into a fresh folder, served on loopback."""
+    with running(["demo", "--dir", str(tmp_path / "demo")], wait=180) as url:
+        status, _, body = get(url + "/")
+        assert status == 200 and "Lettres en retard de réponse" in body
+        assert "Ministère de l&#39;Intérieur" in body or "Ministère de l'Intérieur" in body
+        status, _, body = get(url + "/tracker/threads.json?_shape=array&_size=1")
+        assert status == 200 and '"status"' in body
+    assert (tmp_path / "demo" / "tracker.db").exists()

@@ -60,3 +60,10 @@ def test_plain_ssl_to_a_starttls_port_says_what_to_check(tmp_path, dovecot_tls):
     config.mailbox.timeout = 5
     with pytest.raises(imap.SyncError, match="mailbox.security"):
         imap.sync(store.open_db(config.database), config, workers=1)
+
+
+def test_missing_ca_file_is_named(tmp_path, dovecot_tls):
+    server = dovecot_tls
+    user = server.add_user()
+    with pytest.raises(imap.SyncError, match="mailbox.ca_file: cannot load .*nowhere.pem"):
+        sync(tmp_path, server, user, "ssl", f'ca_file = "{tmp_path / "nowhere.pem"}"')

@@ -77,7 +77,13 @@ class SyncSummary(WriteSummary):
 
 def ssl_context(mailbox: Mailbox) -> ssl.SSLContext:
     """Certificate and host name verified; ``ca_file`` replaces the system CAs when set."""
-    context = ssl.create_default_context(cafile=mailbox.ca_file)
+    try:
+        context = ssl.create_default_context(cafile=mailbox.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise SyncError(
+            f"mailbox.ca_file: cannot load {mailbox.ca_file} ({getattr(exc, 'strerror', None) or exc}); "
+            f"it must be a readable PEM file holding the CA certificate"
+        ) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 

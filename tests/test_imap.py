@@ -358,3 +358,18 @@ def test_server_stalling_mid_fetch_times_out_and_next_run_resumes(tmp_path, dove
     config.mailbox.port = server.port
     run(config)
     assert_same_as_clean(tmp_path, server, user, config, ids_of(letters), "batch_size = 20")
+
+
+def test_password_file(tmp_path, dovecot_module):
+    server = dovecot_module
+    user = server.add_user()
+    server.deliver(user, french_letters(2, seed=13))
+    secret = tmp_path / "imap-password"
+    secret.write_text(PASSWORD + "\n")
+    secret.chmod(0o600)
+    folder = tmp_path / "pf"
+    folder.mkdir()
+    toml = server.mailbox_toml(user).replace(
+        f'password_env = "{PASSWORD_ENV}"', f'password_file = "{secret}"')
+    config = config_module.load(write_config(folder, toml))
+    assert run(config).new == 2

@@ -296,7 +296,7 @@ class Lookup:
         return self.t.q(
             "select m.date, m.message_id, tm.thread_id from messages m join thread_messages tm on "
             "tm.message_id = m.message_id and tm.matched_by = 'letter' join threads t on t.id = "
-            "tm.thread_id and t.correspondent_id = ? where m.conversation_id = ? order by m.date, m.message_id",
+            "tm.thread_id and +t.correspondent_id = ? where m.conversation_id = ? order by m.date, m.message_id",
             [cid, conversation_id],
         )
 
@@ -306,7 +306,7 @@ class Lookup:
         return bool(
             self.t.q(
                 "select 1 from messages m join message_keys k on k.message_id = m.message_id and "
-                "k.key = ? and k.role = 'letter' where m.conversation_id = ? limit 1",
+                "+k.key = ? and k.role = 'letter' where m.conversation_id = ? limit 1",
                 [f"cc:{cid}", conversation_id],
             )
         )
@@ -316,10 +316,10 @@ class Lookup:
         rows = self.t.q(
             "select lk.key, tm.thread_id from message_keys pk "
             "join message_keys lk on lk.key = pk.key and lk.role = 'letter' "
-            "join message_keys c on c.message_id = lk.message_id and c.key = ? and c.role = 'letter' "
+            "join message_keys c on c.message_id = lk.message_id and +c.key = ? and c.role = 'letter' "
             "join messages l on l.message_id = lk.message_id and l.date <= ? and l.date >= ? "
             "join thread_messages tm on tm.message_id = lk.message_id and tm.matched_by = 'letter' "
-            "join threads t on t.id = tm.thread_id and t.correspondent_id = ? "
+            "join threads t on t.id = tm.thread_id and +t.correspondent_id = ? "
             "where pk.message_id = ? and pk.role = 'probe' and substr(pk.key, 1, 2) in ('s:', 'd:', 'r:')",
             [f"to:{cid}", until, since, cid, message_id],
         )
@@ -346,7 +346,7 @@ class Lookup:
             r[1]: r[0]
             for r in self.t.q(
                 f"select tm.thread_id, tm.message_id from thread_messages tm join threads t on t.id = "
-                f"tm.thread_id and t.correspondent_id = ? where tm.matched_by = 'letter' and "
+                f"tm.thread_id and +t.correspondent_id = ? where tm.matched_by = 'letter' and "
                 f"tm.message_id in ({_in(letter_ids)})",
                 [cid, *letter_ids],
             )
@@ -683,7 +683,7 @@ class Threader:
             "s.role = 'letter' and s.key >= 's:' and s.key < 's;' limit 1), "
             "exists(select 1 from message_keys r where r.message_id = m.message_id and r.key = 'reminder') "
             "from message_keys k join messages m on m.message_id = k.message_id "
-            "where k.key = ? and k.role = 'letter' and m.message_id in ({in_})",
+            "where +k.key = ? and k.role = 'letter' and m.message_id in ({in_})",
             message_ids,
             [f"to:{cid}"],
         )
@@ -700,13 +700,13 @@ class Threader:
             more: set[str] = set()
             more |= self.ids_in(
                 "select m.message_id from messages m join message_keys k on k.message_id = "
-                "m.message_id and k.key = ? and k.role = 'letter' where m.conversation_id in ({in_})",
+                "m.message_id and +k.key = ? and k.role = 'letter' where m.conversation_id in ({in_})",
                 sorted({l.conversation_id for l in batch if l.conversation_id}),
                 [key],
             )
             more |= self.ids_in(
                 "select o.message_id from thread_messages tm join threads t on t.id = tm.thread_id "
-                "and t.correspondent_id = ? join thread_messages o on o.thread_id = tm.thread_id "
+                "and +t.correspondent_id = ? join thread_messages o on o.thread_id = tm.thread_id "
                 "and o.matched_by = 'letter' where tm.matched_by = 'letter' and tm.message_id in ({in_})",
                 [l.message_id for l in batch],
                 [cid],
@@ -720,7 +720,7 @@ class Threader:
                     r[0]
                     for r in self.q(
                         "select k.message_id from message_keys k join message_keys c on c.message_id = "
-                        "k.message_id and c.key = ? and c.role = 'letter' join messages m on "
+                        "k.message_id and +c.key = ? and c.role = 'letter' join messages m on "
                         "m.message_id = k.message_id and m.date >= ? where k.key = ? and k.role = 'letter'",
                         [key, letter.date, "rs:" + letter.subject_key],
                     )
@@ -730,7 +730,7 @@ class Threader:
                         r[0]
                         for r in self.q(
                             "select k.message_id from message_keys k join message_keys c on c.message_id = "
-                            "k.message_id and c.key = ? and c.role = 'letter' join messages m on "
+                            "k.message_id and +c.key = ? and c.role = 'letter' join messages m on "
                             "m.message_id = k.message_id and m.date <= ? where k.key = ? and "
                             "k.role = 'letter' order by m.date desc, m.message_id desc limit 2",
                             [key, letter.date, subject],
@@ -777,7 +777,7 @@ class Threader:
             r[1]: r[0]
             for r in self.q_in(
                 "select tm.thread_id, tm.message_id from thread_messages tm join threads t on t.id = "
-                "tm.thread_id and t.correspondent_id = ? where tm.matched_by = 'letter' and "
+                "tm.thread_id and +t.correspondent_id = ? where tm.matched_by = 'letter' and "
                 "tm.message_id in ({in_})",
                 ids,
                 [cid],
@@ -802,7 +802,7 @@ class Threader:
         for chunk in _chunks(ids):
             self.q(
                 f"delete from thread_messages where matched_by = 'letter' and message_id in ({_in(chunk)}) "
-                f"and thread_id in (select id from threads where correspondent_id = ?)",
+                f"and exists(select 1 from threads t where t.id = thread_id and +t.correspondent_id = ?)",
                 chunk + [cid],
             )
         self._store_threads(cid, letters, thread_of)
@@ -821,14 +821,14 @@ class Threader:
         source = f"from:{cid}"
         found: set[str] = set(self._orphans)
         found |= self.ids_in(
-            "select message_id from message_keys where key = ? and role = 'probe' and message_id in ({in_})",
+            "select message_id from message_keys where +key = ? and role = 'probe' and message_id in ({in_})",
             sorted(affected),
             [source],
         )
         # answers in the conversations of these letters (headers)
         found |= self.ids_in(
             "select m.message_id from messages m join message_keys k on k.message_id = m.message_id "
-            "and k.key = ? and k.role = 'probe' where m.conversation_id in ({in_})",
+            "and +k.key = ? and k.role = 'probe' where m.conversation_id in ({in_})",
             sorted({l.conversation_id for l in letters.values() if l.conversation_id}),
             [source],
         )
@@ -845,7 +845,7 @@ class Threader:
             sent = _parse(letter.date)
             found |= self.ids_in(
                 "select k.message_id from message_keys k join message_keys f on f.message_id = "
-                "k.message_id and f.key = ? and f.role = 'probe' join messages m on m.message_id = "
+                "k.message_id and +f.key = ? and f.role = 'probe' join messages m on m.message_id = "
                 "k.message_id and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
                 keys,
                 [source, _iso(sent - SLACK), _iso(sent + HORIZON)],
@@ -869,7 +869,7 @@ class Threader:
         where = f"message_id = ? and matched_by in ({_in(matched_by)})"
         params = [message_id, *matched_by]
         if cid is not None:
-            where += " and thread_id in (select id from threads where correspondent_id = ?)"
+            where += " and exists(select 1 from threads t where t.id = thread_id and +t.correspondent_id = ?)"
             params.append(cid)
         self.touched |= {r[0] for r in self.q(f"select thread_id from thread_messages where {where}", params)}
         self.db.execute(f"delete from thread_messages where {where}", params)
@@ -942,13 +942,13 @@ class Threader:
     def bounces_to_place(self, cid: str, affected: set[str], letters: dict[str, Letter]) -> list[str]:
         key = f"bounce:{cid}"
         found = self.ids_in(
-            "select message_id from message_keys where key = ? and role = 'bounce' and message_id in ({in_})",
+            "select message_id from message_keys where +key = ? and role = 'bounce' and message_id in ({in_})",
             sorted(affected),
             [key],
         )
         found |= self.ids_in(
             "select l.message_id from message_links l join message_keys k on k.message_id = "
-            "l.message_id and k.key = ? where l.rel = 'original' and l.target_id in ({in_})",
+            "l.message_id and +k.key = ? where l.rel = 'original' and l.target_id in ({in_})",
             sorted(letters),
             [key],
         )

@@ -441,6 +441,9 @@ def test_thread_ids_link_to_thread_pages_in_query_results(french):
     response = fetch(french, "/tracker/unanswered?as_of=2024-06-01")
     assert "/tracker/threads/t-sante-1" in Text(response.text).links
     assert 'class="badge badge-awaiting_reply"' in response.text
+    text = Text(response.text).text
+    assert "Fil Destinataire Objet Statut Première lettre Échéance Jours d'attente" in text
+    assert "À la date du (AAAA-MM-JJ)" in text
 
 
 # --- search -----------------------------------------------------------------------------------

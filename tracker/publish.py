@@ -186,6 +186,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "median_days": ("Délai médian (jours)", "Median days"),
     "p90_days": ("Délai 90e centile (jours)", "90th percentile days"),
     "overdue_now": ("En retard aujourd'hui", "Overdue now"),
+    "as_of": ("À la date du (AAAA-MM-JJ)", "As of (YYYY-MM-DD)"),
+    "q": ("Mots cherchés", "Words to find"),
+    "found_in": ("Trouvé dans", "Found in"),
+    "excerpt": ("Extrait", "Excerpt"),
 }
 
 # values users see in badges and facets

@@ -1,15 +1,18 @@
-"""Crash consistency: however `tracker import` dies, a rerun ends where an unbroken run ends.
+"""Crash consistency: however `tracker import` or `tracker sync` dies, a rerun ends where
+an unbroken run ends.
 
-The import runs as a real process (the `tracker` command, with its parser
-workers) and is killed with SIGKILL at seeded random moments, one to three
-times per database, sometimes the whole process group, sometimes the writer
-alone (as the OOM killer does). After every kill SQLite's integrity check and
-the full-text indexes' own checks must pass; after the final, unbroken rerun
-the database must equal that of an uninterrupted import (same messages,
-locations, recipients, attachments, quarantine, conversations, threads and
-statuses; only the clock columns differ).
+Each runs as a real process (the `tracker` command, with its parser workers;
+the sync against a loopback Dovecot) and is killed with SIGKILL at seeded
+random moments, three or four times per database until one run ends by itself:
+sometimes the whole process group (a power cut), sometimes the writer alone (as
+the OOM killer does). After every kill SQLite's integrity check and the
+full-text indexes' own checks must pass; after the final, unbroken rerun the
+database must equal that of an uninterrupted run (same messages, locations,
+recipients, attachments, quarantine, conversations, threads, statuses and sync
+state; only the clock columns differ). Imports are also killed on top of an
+earlier, complete import (the next cron run's case).
 
-TRACKER_CRASH_KILLS (default 30) and TRACKER_CRASH_SEED (default 7) change
+TRACKER_CRASH_KILLS (default 30 each) and TRACKER_CRASH_SEED (default 7) change
 the number of kills and the moments; a failure prints the seed and moments.
 """
 
@@ -181,7 +184,7 @@ def test_import_killed_at_random_moments_ends_like_an_unbroken_import(
                            stdout=subprocess.DEVNULL)
         _copy(mailbox, maildir)
         before = _count(database)
-        for _ in range(rng.choice([2, 3])):
+        for _ in range(rng.choice([3, 4])):
             whole_group = rng.random() < 0.7
             proc = subprocess.Popen(
                 _import(config, maildir), env=_env(), stdout=subprocess.DEVNULL,
@@ -270,7 +273,7 @@ def test_sync_killed_at_random_moments_ends_like_an_unbroken_sync(imap_account, 
         rounds += 1
         config, database = _sync_config(tmp_path / f"round{rounds}", server, user)
         moments: list[str] = []
-        for _ in range(rng.choice([2, 3])):
+        for _ in range(rng.choice([3, 4])):
             before = _count(database)
             whole_group = rng.random() < 0.7
             proc = subprocess.Popen(

@@ -38,6 +38,9 @@ from markupsafe import Markup, escape
 from . import publish
 
 UNANSWERED = ("awaiting_reply", "acknowledged")
+# shown as local dates in canned query results (tables keep the ISO text, which sorts and filters)
+DATE_COLUMNS = {"date", "opened_at", "due_at", "last_letter_at", "last_reply_at", "waiting_since",
+                "created_at", "quarantined_at"}
 
 
 def _settings(datasette) -> dict | None:
@@ -607,6 +610,8 @@ def render_cell(value, column, table, database, datasette):
         return Markup(
             f'<span class="badge badge-{escape(value)}">{escape(_value(value, language))}</span>'
         )
+    if table is None and column in DATE_COLUMNS and isinstance(value, str) and "T" in value:
+        return Markup(f'<time datetime="{escape(value)}">{escape(local_date(value, language))}</time>')
     if column == "thread_id" and table is None:
         return Markup(f'<a href="{escape(thread_path(datasette, value))}">{escape(value)}</a>')
     return None

@@ -311,7 +311,15 @@ order by date desc
 """
 
 def canned_queries(language: str) -> dict[str, dict[str, Any]]:
-    """The ready-made questions, titled and described for a coordinator."""
+    """The ready-made questions, titled and described for a coordinator (their SQL folded away:
+    "show" on the page reveals it)."""
+    queries = _canned_queries(language)
+    for query in queries.values():
+        query["hide_sql"] = True
+    return queries
+
+
+def _canned_queries(language: str) -> dict[str, dict[str, Any]]:
     fr = language == "fr"
     return {
         "unanswered": {

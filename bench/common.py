@@ -57,6 +57,9 @@ class Measurement:
     returncode: int
     stdout: str = ""
     stderr: str = ""
+    # user + system CPU of the process and the children it waited for (parser workers):
+    # unlike wall time, hardly changed by other work on the machine
+    cpu_seconds: float = 0.0
 
     def rate(self, count: int) -> float:
         return count / self.seconds if self.seconds > 0 else float("inf")
@@ -142,6 +145,7 @@ def run_measured(
         returncode=proc.returncode,
         stdout=b"".join(out_chunks).decode("utf-8", "replace"),
         stderr=b"".join(err_chunks).decode("utf-8", "replace"),
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
     )
     if check and result.returncode != 0:
         raise RuntimeError(

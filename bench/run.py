@@ -109,6 +109,7 @@ def measure_size(
         results.put("tracker import (msg/s)", size, imported.rate(count))
         results.put("tracker import (s per 1,000 msgs)", size, imported.seconds / count * 1000)
         results.put("tracker import peak memory (MB)", size, imported.peak_tree_mb)
+        results.put("tracker import CPU (ms per msg)", size, imported.cpu_seconds / count * 1000)
         stored = _sqlite_count(imports / "tracker.db", "select count(*) from raw_messages")
         if stored != count:
             results.notes.append(f"{size:,} messages: tracker stored {stored} raw messages of {count}")
@@ -116,12 +117,14 @@ def measure_size(
     if notmuch is not None:
         results.put("notmuch new (msg/s)", size, notmuch.rate(count))
         results.put("notmuch new peak memory (MB)", size, notmuch.peak_tree_mb)
+        results.put("notmuch new CPU (ms per msg)", size, notmuch.cpu_seconds / count * 1000)
         if imported is not None:
             results.put("**tracker import / notmuch new** (speed)", size, f"{notmuch.seconds / imported.seconds:.2f}x")
     parsed = _step(results, "flanker alone", size, lambda: common.measure_parse_only(maildir))
     if parsed is not None:
         measured, parsed_count = parsed
         results.put("flanker alone, 1 process (msg/s)", size, measured.rate(parsed_count))
+        results.put("flanker alone CPU (ms per msg)", size, measured.cpu_seconds / parsed_count * 1000)
         if imported is not None:
             results.put("tracker import / flanker alone (speed)", size,
                         f"{measured.seconds / parsed_count * count / imported.seconds:.2f}x")
@@ -178,6 +181,8 @@ def _sync(maildir: Path, work: Path, count: int, size: int, results: Results) ->
     results.put("mbsync, first run (msg/s)", size, mbsync.rate(count))
     results.put("**tracker sync / mbsync** (speed)", size, f"{mbsync.seconds / first.seconds:.2f}x")
     results.put("tracker sync peak memory (MB)", size, first.peak_tree_mb)
+    results.put("tracker sync CPU (ms per msg)", size, first.cpu_seconds / count * 1000)
+    results.put("mbsync CPU (ms per msg)", size, mbsync.cpu_seconds / count * 1000)
     results.put("tracker sync again, nothing new (s)", size, again.seconds)
     synced = _sqlite_count(work / "sync" / "tracker.db", "select count(*) from raw_messages")
     if synced != count:
@@ -244,9 +249,11 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
         "mailbox",
         "tracker import (msg/s)", "notmuch new (msg/s)", "**tracker import / notmuch new** (speed)",
         "flanker alone, 1 process (msg/s)", "tracker import / flanker alone (speed)",
+        "tracker import CPU (ms per msg)", "notmuch new CPU (ms per msg)", "flanker alone CPU (ms per msg)",
         "tracker import (s per 1,000 msgs)", "tracker import peak memory (MB)", "notmuch new peak memory (MB)",
         "tracker import again, nothing new (s)",
         "tracker sync, first run (msg/s)", "mbsync, first run (msg/s)", "**tracker sync / mbsync** (speed)",
+        "tracker sync CPU (ms per msg)", "mbsync CPU (ms per msg)",
         "tracker sync peak memory (MB)", "tracker sync again, nothing new (s)",
         "tracker rethread, everything (s)", "tracker report unanswered (s)",
     ]
@@ -270,7 +277,9 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
         "",
         "Ratios are the headline (peer's time / tracker's time: above 1x tracker is faster). "
         "Each figure is one run of a separate process; memory is the peak of the process tree's "
-        "PSS (writer and parser workers together), sampled every 50 ms.",
+        "PSS (writer and parser workers together), sampled every 50 ms. CPU is user + system time "
+        "of the process and its parser workers: wall times stretch when other work shares the "
+        "machine, CPU per message much less so.",
         "",
         common.table(headers, rows),
         "",

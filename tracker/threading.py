@@ -118,6 +118,7 @@ def _fingerprint(config: Config) -> str:
             "coalition": [sorted(config.coalition_addresses), sorted(config.coalition_domains)],
             "holidays": config.holidays,
             "timezone": config.timezone,
+            "threading": DERIVATION_VERSION,
         },
         sort_keys=True,
     )
@@ -126,6 +127,7 @@ def _fingerprint(config: Config) -> str:
 # --- the entry point -----------------------------------------------------------------------
 
 EVIDENCE_VERSION = "3"  # bump when matching extracts evidence differently
+DERIVATION_VERSION = "2"  # bump when the derived keys change: the next run re-derives everything
 
 
 def rethread(
@@ -203,7 +205,20 @@ def _reclassify(db: sqlite_utils.Database, config: Config) -> None:
 # --- the threader --------------------------------------------------------------------------
 
 # keys that say which correspondent a message concerns (they change with the config)
-CORRESPONDENT_KEYS = ("to:", "cc:", "from:", "bounce:")
+# Keys that depend on the config, as ranges of the key index: the correspondents a message
+# concerns ("to:interieur"), and its evidence scoped to each of them ("@interieur|s:...") so
+# that incremental lookups read one correspondent's letters, not everybody's.
+CORRESPONDENT_KEYS = (("to:", "to;"), ("cc:", "cc;"), ("from:", "from;"), ("bounce:", "bounce;"), ("@", "A"))
+EVIDENCE_PREFIXES = ("s:", "d:", "r:", "rs:")
+
+
+def scoped(correspondent_id: str, key: str) -> str:
+    """An evidence key as one correspondent's ("@justice|s:indemnisation")."""
+    return f"@{correspondent_id}|{key}"
+
+
+def scope_range(correspondent_id: str) -> tuple[str, str]:
+    return f"@{correspondent_id}|", f"@{correspondent_id}}}"
 HORIZON = timedelta(days=550)  # an answer found by evidence answers a letter of the last 18 months
 
 
@@ -313,19 +328,19 @@ class Lookup:
 
     def candidates(self, cid: str, message_id: str, since: str, until: str) -> dict[str, set[str]]:
         """thread id -> keys it shares with the message (letters sent between since and until)."""
+        low, high = scope_range(cid)
         rows = self.t.q(
             "select lk.key, tm.thread_id from message_keys pk "
             "join message_keys lk on lk.key = pk.key and lk.role = 'letter' "
-            "join message_keys c on c.message_id = lk.message_id and +c.key = ? and c.role = 'letter' "
             "join messages l on l.message_id = lk.message_id and l.date <= ? and l.date >= ? "
             "join thread_messages tm on tm.message_id = lk.message_id and tm.matched_by = 'letter' "
             "join threads t on t.id = tm.thread_id and +t.correspondent_id = ? "
-            "where pk.message_id = ? and pk.role = 'probe' and substr(pk.key, 1, 2) in ('s:', 'd:', 'r:')",
-            [f"to:{cid}", until, since, cid, message_id],
+            "where pk.message_id = ? and pk.role = 'probe' and pk.key >= ? and pk.key < ?",
+            [until, since, cid, message_id, low, high],
         )
         shared: dict[str, set[str]] = {}
         for key, thread in rows:
-            shared.setdefault(thread, set()).add(key)
+            shared.setdefault(thread, set()).add(key.split("|", 1)[1])
         return shared
 
     def recent_threads(self, cid: str, until: str) -> list[str]:
@@ -468,11 +483,11 @@ class Threader:
         if message_ids is not None:
             if not message_ids:
                 return
-            for prefix in CORRESPONDENT_KEYS:
+            for low, high in CORRESPONDENT_KEYS:
                 self.q_in(
                     "delete from message_keys where key >= ? and key < ? and message_id in ({in_})",
                     message_ids,
-                    [prefix, prefix[:-1] + ";"],
+                    [low, high],
                 )
             self.q_in("delete from message_links where rel = 'original' and message_id in ({in_})", message_ids)
         sql = (
@@ -506,6 +521,7 @@ class Threader:
         keys: list[tuple[str, str, str]] = []
         links: list[tuple[str, str, str]] = []
         needs_evidence: dict[str, tuple[str, str, str | None]] = {}
+        concerns: dict[str, tuple[str, set[str]]] = {}  # message -> role, correspondents
         for message_id, when, subject, direction, kind, sender, reports, original in rows:
             known = message_id in known_ids
             if direction == "outgoing" and kind == "letter":
@@ -515,8 +531,10 @@ class Threader:
                 cc = cc - to - {None}
                 keys += [(message_id, f"to:{c}", "letter") for c in sorted(to)]
                 keys += [(message_id, f"cc:{c}", "letter") for c in sorted(cc)]
-                if to and not known:
-                    needs_evidence[message_id] = ("letter", subject, when)
+                if to:
+                    concerns[message_id] = ("letter", to)
+                    if not known:
+                        needs_evidence[message_id] = ("letter", subject, when)
             elif kind == "bounce":
                 failed = set()
                 for report in json.loads(reports or "[]"):
@@ -532,18 +550,35 @@ class Threader:
                 source = self.resolve(sender)
                 if source:
                     keys.append((message_id, f"from:{source}", "probe"))
+                    concerns[message_id] = ("probe", {source})
                     if not known:
                         needs_evidence[message_id] = ("probe", subject, None)
-        keys += self._evidence(needs_evidence)
+        fresh = self._evidence(needs_evidence)
+        keys += fresh
+        evidence: dict[str, list[tuple[str, str]]] = {}
+        for message_id, key, role in fresh:
+            evidence.setdefault(message_id, []).append((key, role))
+        old = [m for m in concerns if m not in needs_evidence]
+        stored_evidence = (
+            self.q("select message_id, key, role from message_keys where key < '@' or key >= 'A'")
+            if message_ids is None
+            else self.q_in("select message_id, key, role from message_keys where message_id in ({in_})", old)
+        )
+        for message_id, key, role in stored_evidence:
+            if not key.startswith(("to:", "cc:", "from:", "bounce:", "x:")):
+                evidence.setdefault(message_id, []).append((key, role))
+        for message_id, (role, correspondents) in concerns.items():
+            for key, _ in evidence.get(message_id, []):
+                if key.startswith(EVIDENCE_PREFIXES):
+                    keys += [(message_id, scoped(c, key), role) for c in sorted(correspondents)]
+        self.evidence = evidence
+        self.correspondent_keys = [k for k in keys if k[1].startswith(("to:", "cc:", "from:", "bounce:"))]
         if message_ids is None:
             # what depends on the config is rewritten where it changed; evidence stays
             stored = set()
-            for prefix in CORRESPONDENT_KEYS:
+            for low, high in CORRESPONDENT_KEYS:
                 stored.update(
-                    self.q(
-                        "select message_id, key, role from message_keys where key >= ? and key < ?",
-                        [prefix, prefix[:-1] + ";"],
-                    )
+                    self.q("select message_id, key, role from message_keys where key >= ? and key < ?", [low, high])
                 )
             wanted = set(keys)
             self.db.conn.executemany(
@@ -631,8 +666,8 @@ class Threader:
                 "'acknowledgement', 'auto_reply', 'bounce')"
             )
         }
-        keys: dict[str, list[tuple[str, str]]] = {}
-        for message_id, key, role in self.q("select message_id, key, role from message_keys where key != 'x:evidence'"):
+        keys: dict[str, list[tuple[str, str]]] = {m: list(found) for m, found in self.evidence.items()}
+        for message_id, key, role in self.correspondent_keys:
             keys.setdefault(message_id, []).append((key, role))
         attached = {
             r[0]: r[1]
@@ -663,7 +698,7 @@ class Threader:
         moved = self.regroup(cid, letters)
         for message_id in self.answers_to_place(cid, affected, letters, moved):
             self.place_answer(cid, message_id)
-        for message_id in self.bounces_to_place(cid, affected, letters):
+        for message_id in self.bounces_to_place(cid, affected, letters, moved):
             self.place_bounce(cid, message_id)
 
     def _letter(self, message_id: str) -> Letter:
@@ -719,21 +754,19 @@ class Threader:
                 more |= {
                     r[0]
                     for r in self.q(
-                        "select k.message_id from message_keys k join message_keys c on c.message_id = "
-                        "k.message_id and +c.key = ? and c.role = 'letter' join messages m on "
-                        "m.message_id = k.message_id and m.date >= ? where k.key = ? and k.role = 'letter'",
-                        [key, letter.date, "rs:" + letter.subject_key],
+                        "select k.message_id from message_keys k join messages m on m.message_id = "
+                        "k.message_id and m.date >= ? where k.key = ? and k.role = 'letter'",
+                        [letter.date, scoped(cid, "rs:" + letter.subject_key)],
                     )
                 }
                 if letter.reminder:  # and the letter it continues
                     more |= {
                         r[0]
                         for r in self.q(
-                            "select k.message_id from message_keys k join message_keys c on c.message_id = "
-                            "k.message_id and +c.key = ? and c.role = 'letter' join messages m on "
-                            "m.message_id = k.message_id and m.date <= ? where k.key = ? and "
-                            "k.role = 'letter' order by m.date desc, m.message_id desc limit 2",
-                            [key, letter.date, subject],
+                            "select k.message_id from message_keys k join messages m on m.message_id = "
+                            "k.message_id and m.date <= ? where k.key = ? and k.role = 'letter' "
+                            "order by m.date desc, m.message_id desc limit 2",
+                            [letter.date, scoped(cid, subject)],
                         )
                     }
             more -= set(found)
@@ -833,22 +866,22 @@ class Threader:
             [source],
         )
         # answers that share evidence with a letter that is new or changed thread
+        low, high = scope_range(cid)
         for letter in moved:
             keys = [
                 r[0]
                 for r in self.q(
                     "select key from message_keys where message_id = ? and role = 'letter' and "
-                    "substr(key, 1, 2) in ('s:', 'd:', 'r:')",
-                    [letter.message_id],
+                    "key >= ? and key < ? and substr(key, ?, 3) != 'rs:'",
+                    [letter.message_id, low, high, len(low) + 1],
                 )
             ]
             sent = _parse(letter.date)
             found |= self.ids_in(
-                "select k.message_id from message_keys k join message_keys f on f.message_id = "
-                "k.message_id and +f.key = ? and f.role = 'probe' join messages m on m.message_id = "
-                "k.message_id and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
+                "select k.message_id from message_keys k join messages m on m.message_id = k.message_id "
+                "and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
                 keys,
-                [source, _iso(sent - SLACK), _iso(sent + HORIZON)],
+                [_iso(sent - SLACK), _iso(sent + HORIZON)],
             )
         # what a person attached to these threads
         threads = sorted(
@@ -939,7 +972,9 @@ class Threader:
 
     # -- 4. bounces ------------------------------------------------------------------------
 
-    def bounces_to_place(self, cid: str, affected: set[str], letters: dict[str, Letter]) -> list[str]:
+    def bounces_to_place(
+        self, cid: str, affected: set[str], letters: dict[str, Letter], moved: list[Letter]
+    ) -> list[str]:
         key = f"bounce:{cid}"
         found = self.ids_in(
             "select message_id from message_keys where +key = ? and role = 'bounce' and message_id in ({in_})",
@@ -952,7 +987,7 @@ class Threader:
             sorted(letters),
             [key],
         )
-        for letter in letters.values():  # bounces that name no letter, arrived before it
+        for letter in moved:  # bounces that name no letter, arrived before it
             sent = _parse(letter.date)
             found |= {
                 r[0]

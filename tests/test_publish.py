@@ -229,7 +229,7 @@ def test_thread_page_reads_like_a_conversation(french):
     order = [text.index(s) for s in ("Nous vous écrivons", "Votre courrier a bien été reçu",
                                      "Veuillez trouver notre réponse", "Une nouvelle réponse")]
     assert order == sorted(order)
-    for badge in ("lettre", "accusé de réception", "réponse"):
+    for badge in ("courrier", "accusé de réception", "réponse"):
         assert f"{badge}" in text
     assert 'class="badge badge-acknowledgement"' in response.text
     assert "Cabinet du ministre <cabinet@interieur.gouv.fr>" in text
@@ -293,7 +293,7 @@ def test_tables_have_french_titles_labels_facets_and_sorts(french):
     assert response.status_code == 200
     page = Text(response.text)
     assert "Fils de correspondance" in page.text
-    for label in ("Destinataire", "Statut", "Échéance", "Première lettre"):
+    for label in ("Destinataire", "Statut", "Échéance", "Premier envoi"):
         assert label in page.text
     assert 'data-facet="status"' in response.text or "facet-status" in response.text
     data = fetch(french, "/tracker/threads.json?_shape=objects").json()
@@ -324,9 +324,9 @@ def test_english_labels(tmp_path):
     assert "Letters overdue for a reply, per correspondent" in home
     assert "Letters unanswered on a date" in home
     thread = Text(fetch(config, "/tracker/threads/t-sante-1").text).text
-    assert "awaiting reply" in thread and "Due date" in thread
+    assert "awaiting reply" in thread and "Due : " in thread
     table = Text(fetch(config, "/tracker/threads").text).text
-    assert "Threads" in table and "First letter" in table
+    assert "Threads" in table and "First sent" in table
 
 
 def test_internal_tables_are_hidden(french):
@@ -442,7 +442,7 @@ def test_thread_ids_link_to_thread_pages_in_query_results(french):
     assert "/tracker/threads/t-sante-1" in Text(response.text).links
     assert 'class="badge badge-awaiting_reply"' in response.text
     text = Text(response.text).text
-    assert "Fil Destinataire Objet Statut Première lettre Échéance Jours d'attente" in text
+    assert "Fil Destinataire Objet Statut Premier envoi Échéance Jours d'attente" in text
     assert "À la date du (AAAA-MM-JJ)" in text
 
 

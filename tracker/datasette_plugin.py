@@ -338,8 +338,7 @@ def _word(key: str, language: str) -> str:
 
 
 def _value(value: Any, language: str) -> str:
-    pair = publish.VALUES.get(str(value))
-    return (pair[0] if language == "fr" else pair[1]) if pair else str(value if value is not None else "")
+    return publish.value_label(value, language)
 
 
 def json_list(value: str | None) -> str:
@@ -569,9 +568,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             "tracker_language": language,
             "label": lambda key: _word(key, language),
             "value_label": lambda value: _value(value, language),
-            "column_label": lambda column: (
-                publish.COLUMNS[column][0 if language == "fr" else 1] if column in publish.COLUMNS else column
-            ),
+            "column_label": lambda column: publish.column_label(column, language),
             "human_size": lambda size: human_size(size, language),
             "number": lambda value: number(value, language),
             "sanitize_html": sanitize_html,
@@ -607,6 +604,7 @@ def render_cell(value, column, table, database, datasette):
         return None
     language = settings.get("language", "fr")
     if column in ("status", "kind", "direction") and str(value) in publish.VALUES:
+        # the CSS class uses the raw value; the text is the label
         return Markup(
             f'<span class="badge badge-{escape(value)}">{escape(_value(value, language))}</span>'
         )

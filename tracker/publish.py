@@ -31,6 +31,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from . import i18n
 from .config import Config
 
 DATABASE_NAME = "tracker"
@@ -275,6 +276,26 @@ def _pick(pair: tuple[str, str], language: str) -> str:
     return pair[0] if language == "fr" else pair[1]
 
 
+def column_label(column: str, language: str) -> str:
+    """A column's label: the reports' and digest's word (tracker.i18n) when there is one, so a
+    column reads the same everywhere; else the Datasette-only label above; else its name."""
+    key = f"column.{column}"
+    # "id" is a thread in the reports, but every table has its own id
+    if column != "id" and key in i18n.LABELS:
+        text = i18n.t(key, language)
+        return text[:1].upper() + text[1:]
+    return _pick(COLUMNS[column], language) if column in COLUMNS else column
+
+
+def value_label(value: object, language: str) -> str:
+    """A status, kind, direction or role as users read it (tracker.i18n first)."""
+    for prefix in ("status", "kind", "direction"):
+        if f"{prefix}.{value}" in i18n.LABELS:
+            return i18n.t(f"{prefix}.{value}", language)
+    pair = VALUES.get(str(value))
+    return _pick(pair, language) if pair else ("" if value is None else str(value))
+
+
 # --- canned queries -------------------------------------------------------------------------
 
 _AS_OF = "coalesce(nullif(:as_of, ''), date('now'))"
@@ -484,7 +505,7 @@ def _table_metadata(name: str, columns: list[str], language: str) -> dict[str, A
     entry: dict[str, Any] = {
         "title": title,
         "description": description,
-        "columns": {c: _pick(COLUMNS[c], language) for c in columns if c in COLUMNS},
+        "columns": {c: column_label(c, language) for c in columns},
     }
     return entry
 

@@ -346,10 +346,10 @@ def test_server_stalling_mid_fetch_times_out_and_next_run_resumes(tmp_path, dove
     letters = list(french_letters(120, seed=12))
     server.deliver(user, letters)
     proxy = PausableProxy(server.port)
-    config = make_config(tmp_path, server, user, "batch_size = 20\ntimeout = 1")
+    config = make_config(tmp_path, server, user, "batch_size = 20\ntimeout = 2")
     config.mailbox.port = proxy.port
     try:
-        with pytest.raises(imap.SyncError, match="did not answer within 1 s while fetching INBOX"):
+        with pytest.raises(imap.SyncError, match="did not answer within 2 s while fetching INBOX"):
             run(config, progress=lambda total: proxy.pause())
     finally:
         proxy.close()

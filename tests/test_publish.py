@@ -236,7 +236,7 @@ def test_thread_page_reads_like_a_conversation(french):
     assert "À : Cabinet du ministre" in text
     assert "répondu" in text  # the status
     assert "reponse-ministere.pdf (47,1 Ko, application/pdf)" in text
-    assert "20/02/2024 15:30" in text
+    assert "20/02/2024 16:30" in text  # 15:30 UTC, shown in the coalition's time zone (Paris)
     # the quoted part is folded away, not lost
     assert re.search(r"<details><summary>Texte cité</summary><pre>Le 10 janv", response.text)
     assert "/tracker/correspondents/interieur" in page.links

@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
+from zoneinfo import ZoneInfo
 
 from . import publish
 
@@ -361,17 +363,20 @@ def deadline_label(value: str | None, language: str) -> str:
             .replace("day", "jour"))
 
 
-def local_date(value: str | None, language: str, with_time: bool = True) -> str:
-    """"2024-03-01T09:30:00+00:00" -> "01/03/2024 09:30" (fr) or "2024-03-01 09:30" (en)."""
+def local_date(value: str | None, language: str, with_time: bool = True, tz: str | None = None) -> str:
+    """"2024-03-01T09:30:00+00:00" -> "01/03/2024 10:30" (fr, in ``tz``, the coalition's time
+    zone) or "2024-03-01 10:30" (en). Text that is not an ISO date is shown as it is."""
     if not value:
         return ""
-    day, _, rest = str(value).partition("T")
-    parts = day.split("-")
-    if len(parts) != 3:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
         return str(value)
-    shown = f"{parts[2]}/{parts[1]}/{parts[0]}" if language == "fr" else day
-    if with_time and rest:
-        shown += " " + rest[:5]
+    if tz and moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(tz))
+    shown = moment.strftime("%d/%m/%Y" if language == "fr" else "%Y-%m-%d")
+    if with_time and "T" in str(value):
+        shown += moment.strftime(" %H:%M")
     return shown
 
 
@@ -575,7 +580,9 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             "highlight": highlight,
             "json_list": json_list,
             "deadline_label": lambda value: deadline_label(value, language),
-            "local_date": lambda value, with_time=True: local_date(value, language, with_time),
+            "local_date": lambda value, with_time=True: local_date(
+                value, language, with_time, settings.get("timezone")
+            ),
             "thread_url": lambda thread_id: thread_path(datasette, thread_id),
             "message_url": lambda message_id: datasette.urls.row(
                 publish.DATABASE_NAME, "messages", tilde_encode(str(message_id))
@@ -609,7 +616,8 @@ def render_cell(value, column, table, database, datasette):
             f'<span class="badge badge-{escape(value)}">{escape(_value(value, language))}</span>'
         )
     if table is None and column in DATE_COLUMNS and isinstance(value, str) and "T" in value:
-        return Markup(f'<time datetime="{escape(value)}">{escape(local_date(value, language))}</time>')
+        shown = local_date(value, language, tz=settings.get("timezone"))
+        return Markup(f'<time datetime="{escape(value)}">{escape(shown)}</time>')
     if column == "thread_id" and table is None:
         return Markup(f'<a href="{escape(thread_path(datasette, value))}">{escape(value)}</a>')
     return None

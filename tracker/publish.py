@@ -590,6 +590,7 @@ def metadata(config: Config) -> dict[str, Any]:
         "plugins": {
             "tracker": {
                 "language": language,
+                "timezone": config.timezone,
                 "feed_root": config.digest.base_url,
                 "auth": bool(config.auth.password_hashes),
                 "never_served": list(NEVER_SERVED),

@@ -168,7 +168,10 @@ def mbox_items(found: Found, known: set[str]) -> Iterator[RawItem]:
 
     with path.open("rb") as handle:
         for line in handle:
-            if _FROM_LINE.match(line) and previous_blank:
+            # the file's first line is a separator whatever it holds (is_mbox checked it)
+            if (lines is None and line.startswith(b"From ")) or (
+                previous_blank and _FROM_LINE.match(line)
+            ):
                 item = emit()
                 if item is not None:
                     yield item

@@ -32,22 +32,14 @@ from pathlib import Path
 # this file's own folder comes first on sys.path and its name would hide the datasette package
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from bench import common  # noqa: E402
 from tracker import config as config_module  # noqa: E402
 from tracker import publish, store  # noqa: E402
+from tracker.config import slugify  # noqa: E402
 
+# (id, name, short name, domain), from the benchmarks' shared list
 CORRESPONDENTS = [
-    ("interieur", "Ministère de l'Intérieur", "Intérieur", "interieur.gouv.fr"),
-    ("justice", "Ministère de la Justice", "Justice", "justice.gouv.fr"),
-    ("sante", "Ministère de la Santé", "Santé", "sante.gouv.fr"),
-    ("travail", "Ministère du Travail et de l'Emploi", "Travail", "travail.gouv.fr"),
-    ("europe", "Ministère de l'Europe et des Affaires étrangères", "Affaires étrangères", "diplomatie.gouv.fr"),
-    ("egalite", "Ministère chargé de l'Égalité entre les femmes et les hommes", "Égalité", "egalite.gouv.fr"),
-    ("solidarites", "Ministère des Solidarités et des Familles", "Solidarités", "solidarites.gouv.fr"),
-    ("economie", "Ministère de l'Économie et des Finances", "Économie", "economie.gouv.fr"),
-    ("ppp", "Préfecture de police de Paris", "Préfecture de police", "prefecture-police-paris.interieur.gouv.fr"),
-    ("ofpra", "Office français de protection des réfugiés et apatrides", "OFPRA", "ofpra.gouv.fr"),
-    ("ddd", "Défenseur des droits", "Défenseur des droits", "defenseurdesdroits.fr"),
-    ("cncdh", "Commission nationale consultative des droits de l'homme", "CNCDH", "cncdh.fr"),
+    (slugify(short), name, short, domain) for name, short, domain, _ in common.CORRESPONDENTS
 ]
 WORDS = (
     "le la les des une un dans pour avec sur par aux du au nous vous votre notre madame monsieur "

@@ -545,7 +545,9 @@ def test_login_required_everywhere_when_accounts_are_configured(tmp_path, monkey
         tmp_path, extra=f'[auth]\npassword_hashes = {{ alice = "{hash_password("s3cret-pass")}" }}\n'
     )
     paths = ["/", "/tracker", "/tracker/threads", "/tracker/threads/t-sante-1", "/tracker/search?q=x",
-             "/tracker/unanswered.json", "/tracker.json?sql=select+1", "/-/metadata.json", "/-/databases.json"]
+             "/tracker/unanswered.json", "/tracker.json?sql=select+1", "/-/metadata.json", "/-/databases.json",
+             "/-/plugins.json", "/-/versions.json", "/-/settings.json", "/tracker/new_replies.atom",
+             "/tracker/messages/~3Cr1~40interieur~3E", "/tracker/attachments.json?_search=reponse"]
 
     async def go():
         ds = publish.make_datasette(config)
@@ -569,6 +571,12 @@ def test_login_required_everywhere_when_accounts_are_configured(tmp_path, monkey
         assert response.status_code == 200, path
     assert raw.status_code == 403
     assert "pbkdf2" not in meta.text  # hashes reach the plugin through the environment
+
+
+def test_a_missing_database_says_what_to_do(tmp_path):
+    config = config_module.load(write_config(tmp_path))
+    with pytest.raises(publish.PublishError, match="tracker import"):
+        publish.make_datasette(config)
 
 
 def test_serve_refuses_a_public_host_without_logins(french):

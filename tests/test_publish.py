@@ -154,21 +154,29 @@ def french(tmp_path_factory) -> config_module.Config:
     return build_database(tmp_path_factory.mktemp("fr"))
 
 
-def fetch(config, path: str, base_url: str | None = None, **kwargs):
-    """GET ``path`` from a fresh in-process Datasette."""
+_instances: dict = {}
 
-    async def go():
+
+def datasette_for(config, base_url: str | None = None):
+    """One in-process Datasette per (database, prefix), made as `tracker serve` makes it."""
+    key = (str(config.database), base_url)
+    if key not in _instances:
         ds = publish.make_datasette(config, base_url=base_url)
-        await ds.invoke_startup()
-        return await ds.client.get(path, **kwargs)
+        asyncio.run(ds.invoke_startup())
+        _instances[key] = ds
+    return _instances[key]
 
-    return asyncio.run(go())
+
+def fetch(config, path: str, base_url: str | None = None, **kwargs):
+    """GET ``path`` through ``datasette.client``."""
+    ds = datasette_for(config, base_url)
+    return asyncio.run(ds.client.get(path, **kwargs))
 
 
 def fetch_many(config, paths, base_url=None, cookies=None):
+    ds = datasette_for(config, base_url)
+
     async def go():
-        ds = publish.make_datasette(config, base_url=base_url)
-        await ds.invoke_startup()
         return [await ds.client.get(p, cookies=cookies) for p in paths]
 
     return asyncio.run(go())

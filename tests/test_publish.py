@@ -123,7 +123,7 @@ def build_database(folder: Path, language: str = "fr", extra: str = "") -> confi
              "Suite de notre échange", "Une nouvelle réponse arrivée cette semaine.", [(us, None)])
     _thread(db, "t-interieur-1", "interieur", "Ministère de l'Intérieur",
             "Conditions de rétention administrative", "answered", "2024-01-10T09:00:00+00:00",
-            None, 0, ["<l1@collectif>", "<a1@interieur>", "<r1@interieur>", "<r9@interieur>"],
+            "2024-02-10T23:59:59+01:00", 0, ["<l1@collectif>", "<a1@interieur>", "<r1@interieur>", "<r9@interieur>"],
             last_reply="2024-02-20T15:30:00+00:00")
     _message(db, "<l2@collectif>", "2024-03-01T10:00:00+00:00", "outgoing", "letter", us,
              "Accès aux soins des personnes retenues", "Monsieur le Ministre,\n\nQuelle est votre position ?",
@@ -408,6 +408,9 @@ def test_unanswered_as_of_a_date(french):
     assert rows[0]["days_waiting"] == 92
     assert query(french, "unanswered", as_of="2024-04-01") == []  # not yet due
     assert [r["thread_id"] for r in query(french, "unanswered")] == ["t-sante-1"]  # today
+    # answered on 20 February, due on the 10th: overdue in between, not after
+    assert [r["thread_id"] for r in query(french, "unanswered", as_of="2024-02-15")] == ["t-interieur-1"]
+    assert query(french, "unanswered", as_of="2024-02-20") == []
 
 
 def test_responsiveness_query(french):

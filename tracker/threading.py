@@ -127,7 +127,7 @@ def _fingerprint(config: Config) -> str:
 # --- the entry point -----------------------------------------------------------------------
 
 EVIDENCE_VERSION = "3"  # bump when matching extracts evidence differently
-DERIVATION_VERSION = "2"  # bump when the derived keys change: the next run re-derives everything
+DERIVATION_VERSION = "3"  # bump when the derived keys change: the next run re-derives everything
 
 
 def rethread(
@@ -206,10 +206,11 @@ def _reclassify(db: sqlite_utils.Database, config: Config) -> None:
 
 # keys that say which correspondent a message concerns (they change with the config)
 # Keys that depend on the config, as ranges of the key index: the correspondents a message
-# concerns ("to:interieur"), and its evidence scoped to each of them ("@interieur|s:...") so
-# that incremental lookups read one correspondent's letters, not everybody's.
+# concerns ("to:interieur"), and its subjects scoped to each of them ("@interieur|s:...") so
+# that incremental lookups read one correspondent's letters under a common subject, not
+# everybody's (dates and reference numbers are selective enough as they are).
 CORRESPONDENT_KEYS = (("to:", "to;"), ("cc:", "cc;"), ("from:", "from;"), ("bounce:", "bounce;"), ("@", "A"))
-EVIDENCE_PREFIXES = ("s:", "d:", "r:", "rs:")
+SCOPED_PREFIXES = ("s:", "rs:")
 
 
 def scoped(correspondent_id: str, key: str) -> str:
@@ -329,18 +330,20 @@ class Lookup:
     def candidates(self, cid: str, message_id: str, since: str, until: str) -> dict[str, set[str]]:
         """thread id -> keys it shares with the message (letters sent between since and until)."""
         low, high = scope_range(cid)
+        # subjects through this correspondent's scoped keys; dates and references directly
         rows = self.t.q(
             "select lk.key, tm.thread_id from message_keys pk "
             "join message_keys lk on lk.key = pk.key and lk.role = 'letter' "
             "join messages l on l.message_id = lk.message_id and l.date <= ? and l.date >= ? "
             "join thread_messages tm on tm.message_id = lk.message_id and tm.matched_by = 'letter' "
             "join threads t on t.id = tm.thread_id and +t.correspondent_id = ? "
-            "where pk.message_id = ? and pk.role = 'probe' and pk.key >= ? and pk.key < ?",
+            "where pk.message_id = ? and pk.role = 'probe' and "
+            "((pk.key >= ? and pk.key < ?) or substr(pk.key, 1, 2) in ('d:', 'r:'))",
             [until, since, cid, message_id, low, high],
         )
         shared: dict[str, set[str]] = {}
         for key, thread in rows:
-            shared.setdefault(thread, set()).add(key.split("|", 1)[1])
+            shared.setdefault(thread, set()).add(key.split("|", 1)[-1])
         return shared
 
     def recent_threads(self, cid: str, until: str) -> list[str]:
@@ -569,7 +572,7 @@ class Threader:
                 evidence.setdefault(message_id, []).append((key, role))
         for message_id, (role, correspondents) in concerns.items():
             for key, _ in evidence.get(message_id, []):
-                if key.startswith(EVIDENCE_PREFIXES):
+                if key.startswith(SCOPED_PREFIXES):
                     keys += [(message_id, scoped(c, key), role) for c in sorted(correspondents)]
         self.evidence = evidence
         self.correspondent_keys = [k for k in keys if k[1].startswith(("to:", "cc:", "from:", "bounce:"))]
@@ -872,16 +875,17 @@ class Threader:
                 r[0]
                 for r in self.q(
                     "select key from message_keys where message_id = ? and role = 'letter' and "
-                    "key >= ? and key < ? and substr(key, ?, 3) != 'rs:'",
+                    "((key >= ? and key < ? and substr(key, ?, 3) != 'rs:') or substr(key, 1, 2) in ('d:', 'r:'))",
                     [letter.message_id, low, high, len(low) + 1],
                 )
             ]
             sent = _parse(letter.date)
             found |= self.ids_in(
-                "select k.message_id from message_keys k join messages m on m.message_id = k.message_id "
-                "and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
+                "select k.message_id from message_keys k join message_keys f on f.message_id = "
+                "k.message_id and +f.key = ? and f.role = 'probe' join messages m on m.message_id = "
+                "k.message_id and m.date >= ? and m.date <= ? where k.role = 'probe' and k.key in ({in_})",
                 keys,
-                [_iso(sent - SLACK), _iso(sent + HORIZON)],
+                [source, _iso(sent - SLACK), _iso(sent + HORIZON)],
             )
         # what a person attached to these threads
         threads = sorted(

@@ -224,6 +224,7 @@ def test_home_shows_overdue_per_correspondent_and_chart(french):
     assert ">41<" in svg  # 10 Jan -> 20 Feb: the first real reply (the acknowledgement does not count)
     assert ">15<" in svg  # 5 -> 20 March
     assert "<script" not in svg
+    assert "ligne pointillée : délai de réponse par défaut (2 mois)" in page.text
     for query in ("unanswered", "responsiveness", "letters_to", "replies_this_week", "unmatched", "search"):
         assert f"/tracker/{query}" in response.text
 

@@ -410,7 +410,9 @@ def serve(obj: Context, host: str, port: int) -> None:
 
     try:
         publish.check_host(obj.config, host)
-        click.echo(f"Serving {obj.config.database} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+        prefix = obj.config.base_url.strip("/")
+        click.echo(f"Serving {obj.config.database} on http://{host}:{port}/{prefix + '/' if prefix else ''} "
+                   f"(Ctrl+C to stop)", err=True)
         publish.serve(obj.config, host=host, port=port)
     except publish.PublishError as exc:
         raise click.ClickException(str(exc)) from None

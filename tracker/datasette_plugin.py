@@ -39,7 +39,6 @@ from zoneinfo import ZoneInfo
 
 from . import publish
 
-UNANSWERED = ("awaiting_reply", "acknowledged")
 # shown as local dates in canned query results (tables keep the ISO text, which sorts and filters)
 DATE_COLUMNS = {"date", "opened_at", "due_at", "last_letter_at", "last_reply_at", "waiting_since",
                 "created_at", "quarantined_at"}
@@ -500,7 +499,7 @@ async def home_data(datasette, language: str) -> dict:
         "oldest_overdue": oldest,
         "correspondents": correspondents,
         "responsiveness": responsiveness,
-        "chart": days_to_reply_svg(responsiveness, language),
+        "chart": days_to_reply_svg(responsiveness, language, _settings(datasette).get("deadline_days", 61)),
         "counts": counts,
     }
     _home_cache[key] = (stamp, data)
@@ -571,6 +570,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     async def inner() -> dict:
         values: dict[str, Any] = {
             "tracker_language": language,
+            "tracker_deadline": settings.get("deadline"),
             "label": lambda key: _word(key, language),
             "value_label": lambda value: _value(value, language),
             "column_label": lambda column: publish.column_label(column, language),

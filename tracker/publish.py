@@ -219,8 +219,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "overdue_by_correspondent": ("Lettres en retard de réponse, par destinataire",
                                  "Letters overdue for a reply, per correspondent"),
     "days_to_reply_chart": ("Délai de réponse par destinataire (jours)", "Days to reply per correspondent"),
-    "chart_legend": ("Barre : délai médian ; trait : 90e centile ; ligne pointillée : délai légal de deux mois.",
-                     "Bar: median days; whisker: 90th percentile; dashed line: the two-month legal delay."),
+    "chart_legend": ("Barre : délai médian ; trait : 90e centile ; ligne pointillée : délai de réponse "
+                     "par défaut", "Bar: median days; whisker: 90th percentile; dashed line: the default "
+                     "response deadline"),
     "no_reply_yet": ("aucune réponse encore", "no reply yet"),
     "all_threads": ("Tous les fils", "All threads"),
     "queries": ("Questions prêtes à l'emploi", "Ready-made questions"),
@@ -550,6 +551,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def _approximate_days(deadline) -> float:
+    per_unit = {"months": 30.44, "days": 1.0, "working_days": 7 / 5}
+    return round(deadline.count * per_unit.get(deadline.unit, 1.0), 1)
+
+
 def password_hash_env(username: str) -> str:
     """The environment variable through which a password hash reaches the auth plugin.
 
@@ -592,6 +598,9 @@ def metadata(config: Config) -> dict[str, Any]:
             "tracker": {
                 "language": language,
                 "timezone": config.timezone,
+                # where the chart draws the default delay ("2 months" is about 61 days)
+                "deadline_days": _approximate_days(config.default_deadline),
+                "deadline": str(config.default_deadline),
                 "feed_root": config.digest.base_url,
                 "auth": bool(config.auth.password_hashes),
                 "never_served": list(NEVER_SERVED),

@@ -284,6 +284,7 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
         common.table(headers, rows),
         "",
     ]
+    lines += _goals(results, sizes)
     big = getattr(results, "big", None)
     if big is not None:
         lines += [
@@ -296,6 +297,42 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
     for title, text in results.appendix:
         lines += [f"## {title}", "", text.rstrip(), ""]
     return "\n".join(lines)
+
+
+def _goals(results: Results, sizes: list[int]) -> list[str]:
+    """The issue's goals, each checked against the figures (met / not met / not measured)."""
+
+    def ratio(measure: str, size: int) -> float | None:
+        value = results.get(measure, size)
+        return float(str(value).rstrip("x")) if value is not None else None
+
+    lines = ["Goals (issue 7), on this run:", ""]
+    speed = [(s, ratio("**tracker import / notmuch new** (speed)", s)) for s in sizes]
+    speed = [(s, r) for s, r in speed if r is not None]
+    if speed:
+        verdict = "met" if all(r >= 3 for _, r in speed) else "not met"
+        lines.append("- import at least 3x faster than `notmuch new`: " + verdict + " ("
+                     + ", ".join(f"{r:.2f}x at {s:,}" for s, r in speed) + ")")
+    memory = [(s, results.get("tracker import peak memory (MB)", s)) for s in sizes]
+    memory = [(s, m) for s, m in memory if m is not None]
+    if memory:
+        largest, peak = memory[-1]
+        verdict = "met" if largest >= 100_000 and peak < 400 else ("not met" if peak >= 400 else "not measured at 100,000")
+        lines.append(f"- peak memory under 400 MB at 100,000 messages: {verdict} "
+                     f"({', '.join(f'{m:.0f} MB at {s:,}' for s, m in memory)})")
+    big = getattr(results, "big", None)
+    if big is not None:
+        lines.append(f"- peak memory under 400 MB with 30 MB attachments: "
+                     f"{'met' if big['peak_mb'] < 400 else 'not met'} ({big['peak_mb']:.0f} MB)")
+    per_k = [(s, results.get("tracker import (s per 1,000 msgs)", s)) for s in sizes if s >= 1000]
+    per_k = [(s, v) for s, v in per_k if v is not None]
+    if len(per_k) >= 2:
+        growth = per_k[-1][1] / per_k[0][1]
+        lines.append(f"- import time growing linearly: {'met' if growth <= 1.3 else 'not met'} "
+                     f"(seconds per 1,000 messages: "
+                     + ", ".join(f"{v:.1f} at {s:,}" for s, v in per_k)
+                     + f"; {growth:.2f}x from the smallest to the largest; start-up weighs on small sizes)")
+    return lines + [""]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -208,3 +208,19 @@ def test_quiet_prints_nothing(tmp_path):
         text=True,
     )
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+
+
+def test_import_while_another_run_holds_the_lock_exits_75_touching_nothing(tmp_path):
+    from tracker import lock
+
+    config = write_config(tmp_path)
+    (tmp_path / "one.eml").write_bytes(messages(1)[0])
+    with lock.run_lock(tmp_path / "tracker.db", "sync"):
+        result = subprocess.run(
+            [sys.executable, "-m", "tracker", "--config", str(config), "import", str(tmp_path / "one.eml")],
+            capture_output=True, text=True,
+        )
+    assert result.returncode == 75
+    assert "another tracker run is in progress (sync" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "tracker.db").exists()

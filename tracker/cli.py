@@ -122,21 +122,28 @@ def import_(
       tracker import ~/Maildir
       tracker import archive-2023.mbox lettres/*.eml
     """
-    from . import ingest, store, threading
+    from . import ingest, lock, store, threading
     from .sources import local
 
     quiet = quiet or obj.quiet
-    db = obj.db()
     progress = Progress(not quiet)
     try:
-        items = local.items(list(paths), lambda source, folder: store.known_locations(db, source, folder))
-        with ingest.Ingester(db, obj.config, workers=workers, batch_size=batch_size) as ingester:
-            summary = ingester.run(items, progress=progress)
+        with lock.run_lock(obj.config.database, "import"):
+            db = obj.db()
+            try:
+                items = local.items(
+                    list(paths), lambda source, folder: store.known_locations(db, source, folder)
+                )
+                with ingest.Ingester(db, obj.config, workers=workers, batch_size=batch_size) as ingester:
+                    summary = ingester.run(items, progress=progress)
+            finally:
+                progress.done()
+            threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
+    except lock.Locked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
     except local.SourceError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        progress.done()
-    threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
     if not quiet:
         click.echo(
             f"{summary.new} imported, {summary.known} already known, "

@@ -634,6 +634,11 @@ def make_datasette(config: Config, *, base_url: str | None = None):
             f"{config.database}: no database yet; run `tracker import PATH` or `tracker sync` first "
             f"(or `tracker demo` to try tracker with the demo mailbox)"
         )
+    if not TEMPLATES.is_dir():
+        raise PublishError(
+            f"{TEMPLATES}: the page templates are missing; install tracker from its source folder "
+            f"(pip install -e .) so that templates/datasette/ sits beside the package"
+        )
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="tracker")
     for user, hashed in config.auth.password_hashes.items():

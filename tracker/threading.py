@@ -499,9 +499,19 @@ class Threader:
             "where ((direction = 'outgoing' and kind = 'letter') or kind in ('reply', "
             "'acknowledgement', 'auto_reply', 'bounce'))"
         )
+        stored_keys: set[tuple[str, str, str]] = set()  # full runs: config-dependent keys as stored
+        stored_evidence: list[tuple[str, str, str]] = []
         if message_ids is None:
             rows = self.q(sql)
-            known_ids = {r[0] for r in self.q("select message_id from message_keys where key = 'x:evidence'")}
+            known_ids = set()
+            for row in self.q("select message_id, key, role from message_keys"):  # one pass
+                key = row[1]
+                if key == "x:evidence":
+                    known_ids.add(row[0])
+                elif key.startswith(("to:", "cc:", "from:", "bounce:", "@")):
+                    stored_keys.add(row)
+                else:
+                    stored_evidence.append(row)
             recipients = self.q(
                 "select r.message_id, r.role, r.address from recipients r join messages m "
                 "on m.message_id = r.message_id where m.direction = 'outgoing' and m.kind = 'letter' "
@@ -562,13 +572,10 @@ class Threader:
         for message_id, key, role in fresh:
             evidence.setdefault(message_id, []).append((key, role))
         old = [m for m in concerns if m not in needs_evidence]
-        stored_evidence = (
-            self.q("select message_id, key, role from message_keys where key < '@' or key >= 'A'")
-            if message_ids is None
-            else self.q_in("select message_id, key, role from message_keys where message_id in ({in_})", old)
-        )
+        if message_ids is not None:
+            stored_evidence = self.q_in("select message_id, key, role from message_keys where message_id in ({in_})", old)
         for message_id, key, role in stored_evidence:
-            if not key.startswith(("to:", "cc:", "from:", "bounce:", "x:")):
+            if not key.startswith(("to:", "cc:", "from:", "bounce:", "x:", "@")):
                 evidence.setdefault(message_id, []).append((key, role))
         for message_id, (role, correspondents) in concerns.items():
             for key, _ in evidence.get(message_id, []):
@@ -578,11 +585,7 @@ class Threader:
         self.correspondent_keys = [k for k in keys if k[1].startswith(("to:", "cc:", "from:", "bounce:"))]
         if message_ids is None:
             # what depends on the config is rewritten where it changed; evidence stays
-            stored = set()
-            for low, high in CORRESPONDENT_KEYS:
-                stored.update(
-                    self.q("select message_id, key, role from message_keys where key >= ? and key < ?", [low, high])
-                )
+            stored = stored_keys
             wanted = set(keys)
             self.db.conn.executemany(
                 "delete from message_keys where message_id = ? and key = ? and role = ?",

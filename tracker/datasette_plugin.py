@@ -159,15 +159,36 @@ SECURITY_HEADERS = [
 _OURS = {name for name, _ in SECURITY_HEADERS}
 
 
+def request_host(scope) -> str:
+    """The host name a request was sent to (Host header, port and brackets removed)."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):
+                return host[1:].split("]", 1)[0]
+            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return "127.0.0.1" if scope.get("client") is None else ""
+
+
 @hookimpl
 def asgi_wrapper(datasette):
     if _settings(datasette) is None:
         return lambda app: app
 
+    allowed = _settings(datasette).get("allowed_hosts")
+
     def wrap(app):
         async def with_security_headers(scope, receive, send):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
+            if allowed is not None and request_host(scope) not in allowed:
+                # DNS rebinding: a page on another site reaching 127.0.0.1 under its own name
+                await send({"type": "http.response.start", "status": 421,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        *SECURITY_HEADERS]})
+                await send({"type": "http.response.body",
+                            "body": b"Misdirected request: unknown host name.\n"})
+                return
 
             async def send_with_headers(event):
                 if event["type"] == "http.response.start":

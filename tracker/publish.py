@@ -603,6 +603,7 @@ def metadata(config: Config) -> dict[str, Any]:
                 "deadline": str(config.default_deadline),
                 "feed_root": config.digest.base_url,
                 "auth": bool(config.auth.password_hashes),
+                "allowed_hosts": allowed_hosts(config),
                 "never_served": list(NEVER_SERVED),
             }
         },
@@ -675,6 +676,22 @@ def is_loopback(host: str) -> bool:
     except OSError:
         return False
     return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def allowed_hosts(config: Config) -> list[str] | None:
+    """The Host headers answered without logins: loopback names and the public name of
+    ``digest.base_url`` (a reverse proxy that authenticates). Any other Host is refused, so a
+    web page on another site cannot read the database through DNS rebinding. ``None`` (any
+    host) when logins are configured: then every page needs a login anyway."""
+    if config.auth.password_hashes:
+        return None
+    from urllib.parse import urlsplit
+
+    hosts = ["127.0.0.1", "localhost", "::1"]
+    public = urlsplit(config.digest.base_url).hostname
+    if public and public not in hosts:
+        hosts.append(public.lower())
+    return hosts
 
 
 def check_host(config: Config, host: str) -> None:

@@ -1,0 +1,31 @@
+"""DNS rebinding: without logins, the real server answers only to its own host names."""
+
+from __future__ import annotations
+
+import http.client
+
+from tests.test_publish import build_database
+from tests.test_publish_server import running_server
+
+
+def request(url: str, host: str) -> tuple[int, str]:
+    netloc = url.split("//", 1)[1].split("/", 1)[0]
+    name, port = netloc.rsplit(":", 1)
+    connection = http.client.HTTPConnection(name, int(port), timeout=10)
+    try:
+        connection.request("GET", "/tracker.json?sql=select+body_text+from+messages", headers={"Host": host})
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def test_foreign_host_names_are_refused(tmp_path):
+    config = build_database(tmp_path, extra='[digest]\nbase_url = "https://suivi.collectif.example.org/"\n')
+    with running_server(config.path) as url:
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        status, body = request(url, f"attacker.example:{port}")
+        assert status == 421 and "Monsieur" not in body and "rebinding" not in body
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "suivi.collectif.example.org"):
+            status, body = request(url, host)
+            assert status == 200, (host, status)

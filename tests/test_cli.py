@@ -50,3 +50,19 @@ def test_bad_config_is_one_line_naming_file_and_key(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(path) in result.stderr and "langage" in result.stderr and '"language"' in result.stderr
+
+
+def test_a_damaged_database_is_one_line_not_a_traceback(tmp_path):
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path)
+    (tmp_path / "tracker.db").write_bytes(b"this is not a database" * 100)
+    for command in (["threads", "--format", "json"], ["report", "unanswered"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "tracker", "--config", str(config), *command],
+            capture_output=True, text=True,
+        )
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "database error on" in result.stderr and str(tmp_path / "tracker.db") in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ config error; 75 another run holds the lock (cron: try again later).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -27,9 +28,10 @@ class ConfigProblem(click.ClickException):
 
 
 class Context:
-    def __init__(self, config_path: str | None, quiet: bool) -> None:
+    def __init__(self, config_path: str | None, quiet: bool, verbose: bool = False) -> None:
         self.config_path = config_path
         self.quiet = quiet
+        self.verbose = verbose
         self._config: Config | None = None
 
     @property
@@ -40,6 +42,10 @@ class Context:
             except ConfigError as exc:
                 raise ConfigProblem(str(exc)) from None
         return self._config
+
+    def config_path_or_db(self) -> str:
+        """The database file when the config loaded, else the config file."""
+        return str(self._config.database) if self._config else str(self.config_path or "")
 
     def db(self, create: bool = True):
         from . import store
@@ -77,7 +83,33 @@ class Progress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
+class TrackerGroup(click.Group):
+    """Turns failures of the machine (disk, permissions, a damaged database) into one line
+    on stderr and exit 1, as cron wants; ``--verbose`` shows the traceback instead."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:
+            if getattr(ctx.obj, "verbose", False):
+                raise
+            where = ctx.obj.config_path_or_db() if isinstance(ctx.obj, Context) else "the database"
+            raise click.ClickException(
+                f"database error on {where}: {exc}; check the disk, the file's permissions, or "
+                f"restore it from a backup (run again with -v for details)"
+            ) from None
+        except OSError as exc:
+            if getattr(ctx.obj, "verbose", False) or isinstance(exc, BrokenPipeError):
+                raise
+            target = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(
+                f"{target}{exc.strerror or exc}; check the path, free space and permissions "
+                f"(run again with -v for details)"
+            ) from None
+
+
 @click.group(
+    cls=TrackerGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Example: tracker --config config/tracker.toml sync --quiet",
 )
@@ -99,7 +131,7 @@ def cli(ctx: click.Context, config_path: str | None, quiet: bool, verbose: bool)
         format="tracker: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
-    ctx.obj = Context(config_path, quiet)
+    ctx.obj = Context(config_path, quiet, verbose)
 
 
 @cli.command(name="import")

@@ -246,6 +246,11 @@ def test_views_agree_with_the_report_today(french):
     expected = [t.id for t in report.unanswered(db, config, now).overdue]
     conn = sqlite3.connect(config.database)
     assert sorted(row[0] for row in conn.execute("select id from unanswered")) == sorted(expected)
+    # days waiting are calendar days in both (a UTC view may differ by one around midnight)
+    report_days = {t.id: t.days_waiting for t in report.unanswered(db, config, now).overdue}
+    assert report_days
+    for thread_id, days in conn.execute("select id, days_waiting from unanswered"):
+        assert abs(days - report_days[thread_id]) <= (0 if now.hour not in (0, 23) else 1), thread_id
     rows = {r.correspondent: r for r in report.responsiveness(db, config, now)}
     # the views know no --as-of: leave out bodies with messages dated after the clock
     future = {name for (name,) in conn.execute(

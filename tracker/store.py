@@ -233,7 +233,9 @@ with waiting as (
 )
 select id, correspondent_id, correspondent, subject, status, opened_at, last_letter_at,
   last_reply_at, due_at, waiting_since,
-  cast(julianday('now') - julianday(coalesce(waiting_since, opened_at)) as integer) as days_waiting
+  -- calendar days, as the report counts them (not 24-hour periods)
+  cast(julianday(date('now')) - julianday(date(coalesce(waiting_since, opened_at))) as integer)
+    as days_waiting
 from waiting
 order by coalesce(waiting_since, opened_at), id
 """

@@ -68,6 +68,16 @@ class Results:
 
     def put(self, measure: str, size: int, value: object) -> None:
         self.values.setdefault(measure, {})[size] = value
+        print(f"    {measure}: {common.table(['x'], [[value]]).splitlines()[-1].strip('| ')}", file=sys.stderr)
+
+    def save(self, path: Path, started: str) -> None:
+        """The figures as JSON (for --merge), written after every size."""
+        path.write_text(json.dumps({
+            "values": {k: {str(s): v for s, v in by_size.items()} for k, by_size in self.values.items()},
+            "notes": self.notes, "big": getattr(self, "big", None),
+            "generator": getattr(self, "generator", None), "started": started,
+            "appendix": self.appendix,
+        }, indent=1), encoding="utf-8")
 
     def get(self, measure: str, size: int) -> object:
         return self.values.get(measure, {}).get(size)
@@ -363,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         work = common.scratch(f"tracker-bench-{size}-")
         try:
             measure_size(size, work, results, quick=args.quick, seed=args.seed, profile=size == profiled)
+            if args.json:
+                results.save(args.json, started)
         finally:
             if args.keep:
                 print(f"kept {work}", file=sys.stderr)
@@ -375,12 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps({
-            "values": {k: {str(s): v for s, v in by_size.items()} for k, by_size in results.values.items()},
-            "notes": results.notes, "big": getattr(results, "big", None),
-            "generator": getattr(results, "generator", None), "started": started,
-            "appendix": results.appendix,
-        }, indent=1), encoding="utf-8")
+        results.save(args.json, started)
     for path in args.merge:
         earlier = json.loads(path.read_text(encoding="utf-8"))
         for measure, by_size in earlier["values"].items():

@@ -59,6 +59,8 @@ def conversation_id(nodes: Iterable[str]) -> str:
 def _link_rows(rows: Iterable[tuple]) -> list[tuple[str, str, str]]:
     links = []
     for message_id, in_reply_to, refs in rows:
+        if not in_reply_to and refs in (None, "", "[]"):
+            continue  # most letters point at nothing
         for target in targets(message_id, in_reply_to, refs):
             links.append((message_id, target, "reply"))
     return links
@@ -99,8 +101,10 @@ def rebuild(db: sqlite_utils.Database) -> None:
         )
         current = dict(db.execute("select message_id, conversation_id from messages").fetchall())
         updates = []
+        names: dict[str, str] = {}
         for message_id, old in current.items():
-            new = conversation_id([find(message_id)])
+            root = find(message_id)
+            new = names.get(root) or names.setdefault(root, conversation_id([root]))
             if new != old:
                 updates.append((new, message_id))
         db.conn.executemany("update messages set conversation_id = ? where message_id = ?", updates)

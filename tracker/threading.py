@@ -1308,7 +1308,10 @@ def _parse(text: str | datetime) -> datetime:
 
 
 def _iso(moment: datetime | None) -> str | None:
+    """As the store writes dates: UTC, seconds, with the offset."""
     if moment is None:
         return None
-    return _parse(moment).astimezone(timezone.utc).isoformat(timespec="seconds")
+    if moment.tzinfo is not timezone.utc:
+        moment = _parse(moment).astimezone(timezone.utc)
+    return moment.isoformat(timespec="seconds")
 

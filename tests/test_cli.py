@@ -66,3 +66,30 @@ def test_a_damaged_database_is_one_line_not_a_traceback(tmp_path):
         assert "Traceback" not in result.stderr
         assert "database error on" in result.stderr and str(tmp_path / "tracker.db") in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["rethread"], ["mark", "t-0", "--closed"], ["digest", "--dry-run"]])
+def test_writing_commands_wait_for_no_one_they_exit_75(tmp_path, command):
+    """rethread, mark and digest take the same run lock as sync and import."""
+    from tests.conftest import write_config
+    from tracker import lock, store
+
+    config = write_config(tmp_path)
+    store.open_db(tmp_path / "tracker.db").conn.close()
+    with lock.run_lock(tmp_path / "tracker.db", "sync"):
+        result = subprocess.run(
+            [sys.executable, "-m", "tracker", "--config", str(config), *command],
+            capture_output=True, text=True,
+        )
+    assert result.returncode == 75, result.stderr
+    assert "another tracker run is in progress (sync" in result.stderr
+
+
+def test_bad_answered_on_date_names_the_option(tmp_path):
+    from tests.conftest import write_config
+    from tracker import store
+
+    config = write_config(tmp_path)
+    store.open_db(tmp_path / "tracker.db").conn.close()
+    result = CliRunner().invoke(cli, ["--config", str(config), "mark", "t-0", "--answered-on", "bad"])
+    assert result.exit_code == 2 and "--answered-on" in result.output and "--as-of" not in result.output

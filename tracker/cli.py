@@ -8,6 +8,7 @@ config error; 75 another run holds the lock (cron: try again later).
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 import sqlite3
 import sys
 import time
@@ -154,13 +155,13 @@ def import_(
       tracker import ~/Maildir
       tracker import archive-2023.mbox lettres/*.eml
     """
-    from . import ingest, lock, store, threading
+    from . import ingest, store, threading
     from .sources import local
 
     quiet = quiet or obj.quiet
     progress = Progress(not quiet)
     try:
-        with lock.run_lock(obj.config.database, "import"):
+        with exclusive(obj, "import"):
             db = obj.db()
             try:
                 items = local.items(
@@ -171,9 +172,6 @@ def import_(
             finally:
                 progress.done()
             threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
-    except lock.Locked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
     except local.SourceError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:
@@ -205,13 +203,27 @@ def _report_options(command):
     )(command)
 
 
-def _report_input(obj: Context, as_of: str | None):
+@contextmanager
+def exclusive(obj: Context, command: str):
+    """Hold the database's run lock for the block; if another run holds it, say so in one
+    line and exit 75 (EX_TEMPFAIL) without touching anything."""
+    from . import lock
+
+    try:
+        with lock.run_lock(obj.config.database, command):
+            yield
+    except lock.Locked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+
+
+def _report_input(obj: Context, as_of: str | None, param_hint: str = "--as-of"):
     from . import report
 
     try:
         when = report.parse_as_of(as_of, obj.config)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+        raise click.BadParameter(str(exc), param_hint=param_hint) from None
     return obj.db(create=False), when
 
 
@@ -271,16 +283,12 @@ def digest(obj: Context, dry_run: bool, to: tuple[str, ...], force: bool, quiet:
       tracker digest --to me@example.org --force
     """
     from . import digest as digest_module
-    from . import lock
 
     try:
-        with lock.run_lock(obj.config.database, "digest"):
+        with exclusive(obj, "digest"):
             outcome = digest_module.run(
                 obj.db(create=False), obj.config, dry_run=dry_run, to=list(to) or None, force=force
             )
-    except lock.Locked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
     except digest_module.DigestError as exc:
         raise click.ClickException(str(exc)) from None
     if outcome.action == "dry_run":
@@ -305,22 +313,19 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
       tracker sync
       */15 * * * *  cd /srv/tracker && tracker sync --quiet    # crontab
     """
-    from . import lock, store, threading
+    from . import store, threading
     from .sources import imap
 
     quiet = quiet or obj.quiet
     progress = Progress(not quiet)
     try:
-        with lock.run_lock(obj.config.database, "sync"):
+        with exclusive(obj, "sync"):
             db = obj.db()
             try:
                 summary = imap.sync(db, obj.config, progress=progress, workers=workers)
             finally:
                 progress.done()
             threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
-    except lock.Locked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     except imap.SyncError as exc:
@@ -384,8 +389,9 @@ def rethread(obj: Context, quiet: bool, reclassify: bool) -> None:
     """
     from . import threading
 
-    db = obj.db(create=False)
-    threading.rethread(db, obj.config, None, reclassify=reclassify)
+    with exclusive(obj, "rethread"):
+        db = obj.db(create=False)
+        threading.rethread(db, obj.config, None, reclassify=reclassify)
     if not (quiet or obj.quiet):
         count = db.execute("select count(*) from threads").fetchone()[0]
         unmatched = db.execute("select count(*) from unmatched").fetchone()[0]
@@ -418,16 +424,19 @@ def mark(obj: Context, thread: str, answered_on: str | None, closed: bool, reope
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --answered-on, --closed, --reopened, --message")
     on_date = None
-    if answered_on:
-        db, on_date = _report_input(obj, answered_on)
-    else:
-        db = obj.db(create=False)
     action = {"--answered-on": "answered", "--closed": "closed", "--reopened": "reopened",
               "--message": "attach"}[chosen[0]]
-    try:
-        tid = threading.mark(db, obj.config, thread, action, on_date=on_date, message_id=message_id, note=note)
-    except threading.ThreadingError as exc:
-        raise click.ClickException(str(exc)) from None
+    with exclusive(obj, "mark"):
+        if answered_on:
+            db, on_date = _report_input(obj, answered_on, "--answered-on")
+        else:
+            db = obj.db(create=False)
+        try:
+            tid = threading.mark(
+                db, obj.config, thread, action, on_date=on_date, message_id=message_id, note=note
+            )
+        except threading.ThreadingError as exc:
+            raise click.ClickException(str(exc)) from None
     if not obj.quiet:
         click.echo(f"{tid}: {action} recorded")
 

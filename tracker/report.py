@@ -60,7 +60,7 @@ def parse_as_of(text: str | None, config: Config) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
-            f'--as-of "{text}" is not a date: write YYYY-MM-DD (for example 2026-12-03)'
+            f'"{text}" is not a date: write YYYY-MM-DD (for example 2026-12-03)'
         ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=config.tz)).astimezone(config.tz)
 

@@ -166,11 +166,24 @@ def rethread(
             )
         return
     changed = [m for m in dict.fromkeys(changed_message_ids) if m]
-    if not changed:
-        return
     with db.atomic():
-        affected = conversations.update(db, changed)
-        Threader(db, config).run(affected)
+        if changed:
+            affected = conversations.update(db, changed)
+            Threader(db, config).run(affected)
+        refresh_overdue(db)
+
+
+def refresh_overdue(db: sqlite_utils.Database, now: datetime | None = None) -> int:
+    """Bring the stored ``overdue`` flags up to ``now``: a due date passes without any mail
+    arriving, and a sync that brought nothing re-derives no thread. Returns rows changed."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+    return db.execute(
+        """update threads set overdue = flag from (
+             select id as tid, (status in ('awaiting_reply', 'acknowledged') and due_at is not null
+                                and julianday(due_at) < julianday(?)) as flag from threads
+           ) where id = tid and overdue is not flag""",
+        [moment],
+    ).rowcount
 
 
 def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:

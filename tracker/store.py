@@ -310,6 +310,16 @@ def m004_fts_update_trigger_on_text_only(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_threads_coming_due(db: sqlite_utils.Database) -> None:
+    """Threads still waiting and not yet overdue, by due date: refreshing the overdue flags
+    then reads only those that come due, not every thread."""
+    db.execute(
+        "create index if not exists threads_coming_due on threads (due_at) "
+        "where overdue = 0 and status in ('awaiting_reply', 'acknowledged')"
+    )
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

@@ -176,13 +176,15 @@ def rethread(
 def refresh_overdue(db: sqlite_utils.Database, now: datetime | None = None) -> int:
     """Bring the stored ``overdue`` flags up to ``now``: a due date passes without any mail
     arriving, and a sync that brought nothing re-derives no thread. Returns rows changed."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    # due_at is local time with its offset: as text it sorts right to within a day, which the
+    # index narrows to; julianday() then compares the instants exactly. Flags only go from 0
+    # to 1 with time: re-deriving a thread (a reply, a mark) sets them both ways.
     return db.execute(
-        """update threads set overdue = flag from (
-             select id as tid, (status in ('awaiting_reply', 'acknowledged') and due_at is not null
-                                and julianday(due_at) < julianday(?)) as flag from threads
-           ) where id = tid and overdue is not flag""",
-        [moment],
+        "update threads indexed by threads_coming_due set overdue = 1 where overdue = 0 "
+        "and status in ('awaiting_reply', 'acknowledged') and due_at < ? "
+        "and julianday(due_at) < julianday(?)",
+        [(moment + timedelta(days=1)).isoformat(), moment.isoformat()],
     ).rowcount
 
 

@@ -174,12 +174,6 @@ def test_a_message_found_in_two_folders_ends_the_same_whether_met_at_once_or_lat
         assert differences(together, apart) == [], f"{first.key} then {copy.key}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: an incoming message met first in Sent is classified outgoing, met first in "
-    "INBOX incoming, whatever else is met later (DESIGN: found in a Sent folder = outgoing); "
-    "classification should depend on all of a message's folders, not on the first one met",
-)
 def test_a_message_in_inbox_and_sent_is_classified_the_same_whichever_folder_comes_first(config) -> None:
     first = next(i for i in MAIL if i.folder == "INBOX")
     copy = RawItem("maildir", "Sent", "/mail/Sent/copy", first.raw, first.arrived_at)

@@ -171,7 +171,7 @@ def import_(
                     summary = ingester.run(items, progress=progress)
             finally:
                 progress.done()
-            threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
+            threading.rethread(db, obj.config, summary.to_rethread + store.unthreaded(db))
     except local.SourceError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:
@@ -325,7 +325,7 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
                 summary = imap.sync(db, obj.config, progress=progress, workers=workers)
             finally:
                 progress.done()
-            threading.rethread(db, obj.config, summary.new_message_ids + store.unthreaded(db))
+            threading.rethread(db, obj.config, summary.to_rethread + store.unthreaded(db))
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     except imap.SyncError as exc:

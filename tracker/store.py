@@ -373,12 +373,20 @@ class WriteSummary:
     known: int = 0
     quarantined: int = 0
     new_message_ids: list[str] = field(default_factory=list)
+    # known messages met in another folder that changes what they are (a copy found in Sent)
+    reclassified_message_ids: list[str] = field(default_factory=list)
 
     def add(self, other: "WriteSummary") -> None:
         self.new += other.new
         self.known += other.known
         self.quarantined += other.quarantined
         self.new_message_ids.extend(other.new_message_ids)
+        self.reclassified_message_ids.extend(other.reclassified_message_ids)
+
+    @property
+    def to_rethread(self) -> list[str]:
+        """The messages threading must look at again after this write."""
+        return self.new_message_ids + self.reclassified_message_ids
 
 
 def known_locations(db: sqlite_utils.Database, source: str, folder: str) -> set[str]:
@@ -489,7 +497,7 @@ def write_batch(
             (*location, sha, message_id, iso(item.arrived_at), stamp),
         )
         existing = conn.execute(
-            "select folders from messages where message_id = ?", (message_id,)
+            "select folders, direction from messages where message_id = ?", (message_id,)
         ).fetchone()
         if existing is not None:
             folders = json.loads(existing[0] or "[]")
@@ -499,6 +507,14 @@ def write_batch(
                     "update messages set folders = ? where message_id = ?",
                     (json.dumps(folders), message_id),
                 )
+                # found in a Sent folder = outgoing, whichever copy came first
+                direction, kind = classify(outcome, item.folder)
+                if direction == "outgoing" and existing[1] != "outgoing":
+                    conn.execute(
+                        "update messages set direction = ?, kind = ? where message_id = ?",
+                        (direction, kind, message_id),
+                    )
+                    summary.reclassified_message_ids.append(message_id)
             summary.known += 1
             continue
         direction, kind = classify(outcome, item.folder)

@@ -385,7 +385,7 @@ def sync(
 ) -> SyncSummary:
     """Pull what is new in every folder; raises SyncError (recorded in sync_state) on failure.
 
-    The caller re-threads ``summary.new_message_ids`` afterwards.
+    The caller re-threads ``summary.to_rethread`` afterwards.
     """
     mailbox = config.mailbox
     if mailbox is None:

@@ -148,6 +148,7 @@ def measure_size(
         tracker_cmd(config, "rethread", "--quiet"), env=tracker_env()))
     if rethread is not None:
         results.put("tracker rethread, everything (s)", size, rethread.seconds)
+        results.put("tracker rethread peak memory (MB)", size, rethread.peak_tree_mb)
     report = _step(results, "tracker report unanswered", size, lambda: common.run_measured(
         tracker_cmd(config, "report", "unanswered", "--format", "json"), env=tracker_env()))
     if report is not None:
@@ -234,14 +235,14 @@ def _datasette(config_path: Path, size: int, results: Results, *, repeat: int) -
 
 def big_attachments(work: Path, results: Results) -> None:
     """Peak memory of an import whose mailbox holds six 30 MB PDF attachments in a row."""
-    from bench.common import COORDINATION, _message, _pdf, synth_maildir
+    from bench.common import COORDINATION, _address, _message, _pdf, synth_maildir
 
     maildir = synth_maildir(work / "Maildir-big", 200, seed=9)
     rng = random.Random(3)
     for i in range(6):
         raw = _message(
             rng, message_id=f"scan{i}@association.fr", date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
-            sender="Amélie Durand <amelie@association.fr>", to=[COORDINATION], cc=[],
+            sender=_address("Amélie Durand", "amelie@association.fr", rng), to=[COORDINATION], cc=[],
             subject="Dossier complet numérisé", body="Voir la pièce jointe.\n",
             attachment=(f"dossier-{i}.pdf", _pdf(rng, 30_000_000, "Dossier")),
         )
@@ -265,7 +266,7 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
         "tracker sync, first run (msg/s)", "mbsync, first run (msg/s)", "**tracker sync / mbsync** (speed)",
         "tracker sync CPU (ms per msg)", "mbsync CPU (ms per msg)",
         "tracker sync peak memory (MB)", "tracker sync again, nothing new (s)",
-        "tracker rethread, everything (s)", "tracker report unanswered (s)",
+        "tracker rethread, everything (s)", "tracker rethread peak memory (MB)", "tracker report unanswered (s)",
     ]
     order.append("measured at (UTC), load average")
     order += sorted(k for k in results.values if k.startswith("Datasette"))

@@ -45,8 +45,25 @@ def parse_item(raw: bytes | None) -> Outcome:
         return f"parser failed: {type(exc).__name__}"
 
 
-def _parse_chunk(raws: list[bytes | None]) -> list[Outcome]:
-    return [parse_item(raw) for raw in raws]
+Classification = tuple[str, str] | None  # (direction, kind) of a parsed message
+
+
+def _parse_chunk(
+    config: Config, pairs: list[tuple[bytes | None, str]]
+) -> list[tuple[Outcome, Classification]]:
+    """Parse and classify (both pure) messages found in their folders; runs in the workers,
+    so the single writer only writes."""
+    results: list[tuple[Outcome, Classification]] = []
+    for raw, folder in pairs:
+        outcome = parse_item(raw)
+        found = None
+        if not isinstance(outcome, str):
+            try:
+                found = classify.classify(outcome, folder, config)
+            except Exception:  # noqa: BLE001 - the writer classifies again, and says why
+                found = None
+        results.append((outcome, found))
+    return results
 
 
 def default_workers() -> int:
@@ -83,29 +100,27 @@ class Ingester:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def _classify(self, msg: ParsedMessage, folder: str) -> tuple[str, str]:
-        return classify.classify(msg, folder, self.config)
-
-    def _submit(self, batch: list[RawItem]) -> list[Future] | list[Outcome]:
-        raws = [item.raw for item in batch]
+    def _submit(self, batch: list[RawItem]) -> list:
+        pairs = [(item.raw, item.folder) for item in batch]
         if self.workers <= 1 or len(batch) < POOL_THRESHOLD:
-            return _parse_chunk(raws)
+            return _parse_chunk(self.config, pairs)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("fork")
             )
         return [
-            self._pool.submit(_parse_chunk, raws[i : i + CHUNK]) for i in range(0, len(raws), CHUNK)
+            self._pool.submit(_parse_chunk, self.config, pairs[i : i + CHUNK])
+            for i in range(0, len(pairs), CHUNK)
         ]
 
     @staticmethod
-    def _collect(pending: list[Future] | list[Outcome]) -> list[Outcome]:
+    def _collect(pending: list) -> list[tuple[Outcome, Classification]]:
         if pending and isinstance(pending[0], Future):
-            outcomes: list[Outcome] = []
+            results: list[tuple[Outcome, Classification]] = []
             for future in pending:
-                outcomes.extend(future.result())
-            return outcomes
-        return pending  # type: ignore[return-value]
+                results.extend(future.result())
+            return results
+        return pending
 
     def write(self, batch: list[RawItem], checkpoint: Checkpoint | None = None) -> WriteSummary:
         """Parse and store one batch in one transaction, with the caller's checkpoint."""
@@ -113,10 +128,20 @@ class Ingester:
         return self._write(batch, outcomes, checkpoint)
 
     def _write(
-        self, batch: list[RawItem], outcomes: list[Outcome], checkpoint: Checkpoint | None
+        self,
+        batch: list[RawItem],
+        results: list[tuple[Outcome, Classification]],
+        checkpoint: Checkpoint | None,
     ) -> WriteSummary:
+        found = {id(outcome): known for outcome, known in results if known is not None}
+
+        def classified(msg: ParsedMessage, folder: str) -> tuple[str, str]:
+            return found.get(id(msg)) or classify.classify(msg, folder, self.config)
+
         with self.db.atomic():
-            summary = store.write_batch(self.db, zip(batch, outcomes), self._classify)
+            summary = store.write_batch(
+                self.db, zip(batch, (outcome for outcome, _ in results)), classified
+            )
             if checkpoint is not None:
                 checkpoint(batch)
         return summary

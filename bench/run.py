@@ -253,7 +253,7 @@ def big_attachments(work: Path, results: Results) -> None:
                    "peak_mb": measured.peak_tree_mb}
 
 
-def render(results: Results, sizes: list[int], started: str, took: float) -> str:
+def render(results: Results, sizes: list[int], started: str, took: float | None) -> str:
     """docs/benchmarks.md: the headline table, the machine, versions, notes."""
     headers = ["", *[f"{s:,}" for s in sizes]]
     order = [
@@ -277,12 +277,14 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {started} by `python -m bench --sizes {','.join(str(s) for s in sizes)}` "
-        f"({took / 60:.0f} min), on the mailboxes of `{getattr(results, 'generator', '?')}`.",
+        f"Measured {started} by `python -m bench --sizes {','.join(str(s) for s in sizes)}`"
+        + (f" ({took / 60:.0f} min)" if took is not None else "")
+        + f", on the mailboxes of `{getattr(results, 'generator', '?')}`.",
         "",
         f"Machine: {machine['nproc']} cores ({machine['cpu']}), {machine['memory']} RAM, "
-        f"Linux {machine['kernel']}, Python {machine['python']}; "
-        f"load average at the end {machine['load']}.",
+        f"Linux {machine['kernel']}, Python {machine['python']}"
+        + (f"; load average at the end {machine['load']}." if took is not None else
+           "; the load average when each size was measured is the table's last row."),
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in common.versions().items()) + ".",
         "",
@@ -291,6 +293,13 @@ def render(results: Results, sizes: list[int], started: str, took: float) -> str
         "PSS (writer and parser workers together), sampled every 50 ms. CPU is user + system time "
         "of the process and its parser workers: wall times stretch when other work shares the "
         "machine, CPU per message much less so.",
+        "",
+        "The peers: `notmuch new` (C++, one process) parses every message's headers and indexes "
+        "its text in Xapian, the closest peer to `tracker import` (which parses, classifies, "
+        "stores raw and parsed rows with full-text search, and threads). flanker alone parses "
+        "each file in one process and stores nothing: the pure-Python ceiling per core. "
+        "`mbsync` only copies messages from IMAP to a Maildir, parsing nothing: it bounds "
+        "the network and server side of `tracker sync`.",
         "",
         common.table(headers, rows),
         "",
@@ -389,8 +398,13 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
         results.save(args.json, started)
+    took: float | None = time.perf_counter() - clock
     for path in args.merge:
         earlier = json.loads(path.read_text(encoding="utf-8"))
+        if not sizes:
+            # only re-rendering an earlier run: its date, generator and notes are the page's
+            started, took = earlier["started"], None
+            results.generator = earlier.get("generator")
         for measure, by_size in earlier["values"].items():
             for size, value in by_size.items():
                 if int(size) not in sizes:
@@ -401,8 +415,10 @@ def main(argv: list[str] | None = None) -> int:
         results.appendix += [tuple(a) for a in earlier.get("appendix", [])]
         if getattr(results, "big", None) is None and earlier.get("big"):
             results.big = earlier["big"]
-        results.notes.append(f"the {', '.join(f'{s:,}' for s in merged)} column(s): run of {earlier['started']}")
-    text = render(results, sizes, started, time.perf_counter() - clock)
+        if started != earlier["started"]:
+            results.notes.append(f"the {', '.join(f'{s:,}' for s in merged)} column(s): run of {earlier['started']}")
+        sizes = sorted(set(sizes))
+    text = render(results, sizes, started, took)
     print(text)
     if args.output != "-":
         Path(args.output).write_text(text, encoding="utf-8")

@@ -152,9 +152,6 @@ def thread_states(
     decision as ``tracker threads --as-of``). Threads of a correspondent no longer in the
     config are left out, as ``tracker threads`` does."""
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(config.tz)
-    by_slug = {c.slug: c for c in config.correspondents}
-    members = threading._members(db, None)
-    marks = threading._marks(db, None)
     to_addresses: dict[str, list[str]] = {}
     for message_id, address in db.execute(
         "select message_id, address from recipients where role = 'to' order by position"
@@ -162,33 +159,24 @@ def thread_states(
         to_addresses.setdefault(message_id, []).append(address)
 
     threads = []
-    for thread_id, correspondent_id, subject in db.execute(
-        "select id, correspondent_id, subject from threads"
-    ).fetchall():
-        correspondent = by_slug.get(correspondent_id)
-        if correspondent is None:
-            continue
-        mine = [m for m in members.get(thread_id, []) if _parse_stored(m[1]) <= as_of]
-        thread_marks = marks.get(thread_id, [])
-        state = threading.decide(config, correspondent, mine, thread_marks, as_of)
-        if state.opened_at is None:
-            continue  # no letter yet on that day: the thread did not exist
+    for view in threading.thread_views(db, config, as_of):
+        correspondent, mine, state = view.correspondent, view.members, view.state
         # (message_id, date, direction, kind, matched_by), as threading reads its members
         replies = [
             _parse_stored(when) for _, when, direction, kind, matched_by in mine
             if kind == "reply" and direction == "incoming" and matched_by not in ("letter", "bounce")
         ]
-        replies += [m.effective_at for m in thread_marks if m.action == "answered" and m.effective_at <= as_of]
+        replies += [m.effective_at for m in view.marks if m.action == "answered" and m.effective_at <= as_of]
         letter_to: list[str] = []
         for message_id, _, _, kind, matched_by in mine:
             if matched_by == "letter" or kind == "letter":
                 letter_to += [a for a in to_addresses.get(message_id, []) if a not in letter_to]
         threads.append(
             Thread(
-                id=thread_id,
-                correspondent_id=correspondent_id,
+                id=view.id,
+                correspondent_id=correspondent.slug,
                 correspondent=correspondent.name,
-                subject=subject or "",
+                subject=view.subject,
                 state=state,
                 messages=[
                     {

@@ -1169,21 +1169,30 @@ def decide(
     )
 
 
-def list_threads(
+@dataclass
+class ThreadView:
+    """One thread as it stood at some moment: its members up to then, its marks, its state."""
+
+    id: str
+    correspondent: Correspondent
+    subject: str
+    members: list[tuple]  # (message_id, date, direction, kind, matched_by), by date
+    marks: list[status.Mark]
+    state: status.ThreadState
+
+
+def thread_views(
     db: sqlite_utils.Database, config: Config, as_of: datetime | date | None = None
-) -> list[dict]:
-    """Every thread as DESIGN.md's ``tracker threads --format json`` contract says, with its
-    status as of ``as_of`` (default now); threads opened after ``as_of`` are left out.
-    Dates are ISO 8601 in the configured time zone, with its offset."""
+) -> list[ThreadView]:
+    """Every thread that existed at ``as_of`` (default: now, and every message whatever its
+    date), oldest first, with the members dated up to then and its state as ``decide`` sees it.
+    Threads of a correspondent no longer in the config are left out. The one reading of
+    threads that ``tracker threads``, the reports and the digest share."""
     by_id = {c.slug: c for c in config.correspondents}
-    tz = config.tz
-
-    def out(moment: datetime | None) -> str | None:
-        return moment.astimezone(tz).isoformat(timespec="seconds") if moment is not None else None
-
+    limit = _as_of_limit(as_of, config)
     members = _members(db, None)
     marks = _marks(db, None)
-    found = []
+    views = []
     for tid, cid, subject in db.execute(
         "select id, correspondent_id, subject from threads order by opened_at, id"
     ).fetchall():
@@ -1193,32 +1202,42 @@ def list_threads(
         items = members.get(tid, [])
         state = decide(config, correspondent, items, marks.get(tid, []), as_of)
         if state.opened_at is None:
-            continue
-        limit = _as_of_limit(as_of, config)
-        found.append(
-            {
-                "id": tid,
-                "correspondent": correspondent.name,
-                "subject": subject,
-                "status": state.status,
-                "opened_at": out(state.opened_at),
-                "last_letter_at": out(state.last_letter_at),
-                "last_reply_at": out(state.last_reply_at),
-                "due_at": out(state.due_at),
-                "overdue": state.overdue,
-                "messages": [
-                    {
-                        "message_id": message_id,
-                        "date": out(_parse(when)),
-                        "direction": direction,
-                        "kind": kind,
-                    }
-                    for message_id, when, direction, kind, _ in items
-                    if limit is None or _parse(when) <= limit
-                ],
-            }
-        )
-    return found
+            continue  # no letter yet at as_of: the thread did not exist
+        if limit is not None:
+            items = [item for item in items if _parse(item[1]) <= limit]
+        views.append(ThreadView(tid, correspondent, subject or "", items, marks.get(tid, []), state))
+    return views
+
+
+def list_threads(
+    db: sqlite_utils.Database, config: Config, as_of: datetime | date | None = None
+) -> list[dict]:
+    """Every thread as DESIGN.md's ``tracker threads --format json`` contract says, with its
+    status as of ``as_of`` (default now); threads opened after ``as_of`` are left out.
+    Dates are ISO 8601 in the configured time zone, with its offset."""
+    tz = config.tz
+
+    def out(moment: datetime | None) -> str | None:
+        return moment.astimezone(tz).isoformat(timespec="seconds") if moment is not None else None
+
+    return [
+        {
+            "id": view.id,
+            "correspondent": view.correspondent.name,
+            "subject": view.subject,
+            "status": view.state.status,
+            "opened_at": out(view.state.opened_at),
+            "last_letter_at": out(view.state.last_letter_at),
+            "last_reply_at": out(view.state.last_reply_at),
+            "due_at": out(view.state.due_at),
+            "overdue": view.state.overdue,
+            "messages": [
+                {"message_id": message_id, "date": out(_parse(when)), "direction": direction, "kind": kind}
+                for message_id, when, direction, kind, _ in view.members
+            ],
+        }
+        for view in thread_views(db, config, as_of)
+    ]
 
 
 def render(threads: list[dict], fmt: str) -> str:

@@ -375,3 +375,10 @@ def test_parsing_does_not_leak_flanker_warnings_to_logging(capsys, caplog):
 def test_parse_raises_only_parse_failure():
     with pytest.raises(ParseFailure, match="expected bytes"):
         parse_message("From: a@b.fr\n\nbody")  # type: ignore[arg-type]
+
+
+def test_a_truncated_message_id_loses_its_stray_bracket():
+    """"<abc@d" (the closing bracket lost) is the id replies cite as <abc@d>."""
+    msg = parse_message(b"Message-ID: <abc@d.example\nFrom: a@b.fr\nSubject: x\n\nbody\n")
+    assert msg.message_id == "abc@d.example" and not msg.message_id_synthetic
+    assert "Message-ID without angle brackets" in msg.defects

@@ -308,7 +308,8 @@ def _message_id(value: str | None, defects: list[str]) -> str | None:
     if value is None:
         return None
     found = _BRACKETED.findall(value)
-    candidate = (found[0] if found else value).strip()
+    # a truncated "<abc@d" keeps no stray bracket: replies cite it as <abc@d>
+    candidate = (found[0] if found else value.strip().strip("<>")).strip()
     if not candidate or len(candidate) > MAX_ID_LENGTH or _SPACE.search(candidate):
         defects.append("unreadable Message-ID replaced by one derived from the bytes")
         return None

@@ -110,11 +110,6 @@ def add_deadline(start: datetime, deadline: Deadline, holidays: str, tz: ZoneInf
     return datetime.combine(due_day(local_day, deadline, holidays), END_OF_DAY, tzinfo=tz)
 
 
-def due_date(start: datetime, deadline: Deadline, holidays: str, tz: ZoneInfo) -> datetime:
-    """Same as ``add_deadline`` (the name TEAM.md announced)."""
-    return add_deadline(start, deadline, holidays, tz)
-
-
 # --- status --------------------------------------------------------------------------------
 
 

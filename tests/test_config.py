@@ -122,3 +122,15 @@ def test_secret_from_env_and_file(tmp_path, monkeypatch):
         loaded.mailbox.password()
     monkeypatch.setenv("TRACKER_TEST_PW", "from-env")
     assert loaded.mailbox.password() == "from-env"
+
+
+def test_auth_takes_hashes_not_passwords_and_distinct_users(tmp_path):
+    good = "pbkdf2_sha256$480000$c2FsdA$aGFzaA"
+    body = MINIMAL + f'[auth]\npassword_hashes = {{ "alice.b" = "{good}" }}\n'
+    assert config.load(write(tmp_path, body)).auth.password_hashes == {"alice.b": good}
+    with pytest.raises(ConfigError, match="not a password hash") as error:
+        config.load(write(tmp_path, MINIMAL + '[auth]\npassword_hashes = { alice = "hunter2" }\n'))
+    assert "hunter2" not in str(error.value)
+    twins = MINIMAL + f'[auth]\npassword_hashes = {{ "alice.b" = "{good}", "alice_b" = "{good}" }}\n'
+    with pytest.raises(ConfigError, match="differ only by"):
+        config.load(write(tmp_path, twins))

@@ -411,5 +411,26 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
             timeout=float(smtp.get("timeout", Smtp.timeout)),
         )
 
-    config.auth = Auth(password_hashes=dict(data.get("auth", {}).get("password_hashes", {})))
+    config.auth = Auth(password_hashes=_password_hashes(data.get("auth", {}), path))
     return config
+
+
+def _password_hashes(auth: dict[str, Any], path: Path) -> dict[str, str]:
+    """Usernames -> hashes made by ``datasette hash-password``; never a password itself, and
+    no two usernames that differ only by punctuation or case (they would share a login)."""
+    hashes = dict(auth.get("password_hashes", {}))
+    seen: dict[str, str] = {}
+    for user, value in hashes.items():
+        if not isinstance(value, str) or not value.startswith("pbkdf2_sha256$"):
+            raise ConfigError(
+                f"{path}: auth.password_hashes.{user} is not a password hash; put the output of "
+                f"`datasette hash-password` there, never the password itself"
+            )
+        folded = "".join(c if c.isalnum() else "_" for c in user).upper()
+        if folded in seen:
+            raise ConfigError(
+                f"{path}: auth.password_hashes: {seen[folded]!r} and {user!r} differ only by "
+                f"punctuation or case; rename one of them"
+            )
+        seen[folded] = user
+    return hashes

@@ -29,3 +29,18 @@ def test_foreign_host_names_are_refused(tmp_path):
         for host in (f"127.0.0.1:{port}", f"localhost:{port}", "suivi.collectif.example.org"):
             status, body = request(url, host)
             assert status == 200, (host, status)
+
+
+def test_a_month_facet_on_an_unknown_column_is_ignored_not_an_error(tmp_path):
+    import asyncio
+
+    from tracker import publish
+
+    config = build_database(tmp_path)
+    ds = publish.make_datasette(config)
+    asyncio.run(ds.invoke_startup())
+    response = asyncio.run(ds.client.get("/tracker/messages.json?_facet_month=nosuchcolumn"))
+    assert response.status_code == 200
+    assert "nosuchcolumn" not in response.json()["facet_results"]
+    months = asyncio.run(ds.client.get("/tracker/messages.json?_facet_month=date")).json()
+    assert months["facet_results"]["date"]["results"], "the month facet still works on a real column"

@@ -238,9 +238,14 @@ def _month_facet_class():
             results, timed_out = [], []
             args = dict(self.get_querystring_pairs())
             size = self.get_facet_size()
+            columns = None
+            if self.table:
+                columns = await self.ds.get_database(self.database).table_columns(self.table)
             for source_and_config in self.get_configs():
                 config, source = source_and_config["config"], source_and_config["source"]
                 column = config.get("column") or config["simple"]
+                if columns is not None and column not in columns:
+                    continue  # ?_facet_month=nosuchcolumn: no facet, not an error page
                 sql = (
                     f"select substr({escape_sqlite(column)}, 1, 7) as value, count(*) as count "
                     f"from ({self.sql}) where {escape_sqlite(column)} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]*' "

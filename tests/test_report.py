@@ -322,3 +322,10 @@ def test_the_report_agrees_with_tracker_threads_on_a_past_day(french):
             assert [(m["message_id"], m["kind"]) for m in mine["messages"]] == [
                 (m["message_id"], m["kind"]) for m in thread["messages"]
             ]
+
+
+def test_csv_cells_never_run_as_spreadsheet_formulas():
+    assert report.spreadsheet_safe('=HYPERLINK("http://x","clic")') == '\'=HYPERLINK("http://x","clic")'
+    assert report.spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert report.spreadsheet_safe("Demande de rendez-vous") == "Demande de rendez-vous"
+    assert report.spreadsheet_safe(42) == 42

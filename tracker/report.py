@@ -65,6 +65,14 @@ def parse_as_of(text: str | None, config: Config) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=config.tz)).astimezone(config.tz)
 
 
+def spreadsheet_safe(value):
+    """A CSV cell no spreadsheet will run as a formula: subjects and names come from outside
+    ("=HYPERLINK(...)" in a subject stays text)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _parse_stored(value: str | None) -> datetime | None:
     """A stored ISO 8601 date (UTC when it carries no offset)."""
     if not value:
@@ -443,7 +451,7 @@ def render_unanswered(report: Unanswered, config: Config, fmt: str = "text") -> 
             (i18n.t("status.bounced", language), report.bounced, bounced),
         ):
             for thread, cells in zip(threads, rows):
-                writer.writerow([label, thread.id] + [cells[c] for c in columns])
+                writer.writerow([label, thread.id] + [spreadsheet_safe(cells[c]) for c in columns])
         return out.getvalue()
     when = i18n.format_date(report.as_of, language)
     if fmt == "text":
@@ -496,7 +504,7 @@ def render_responsiveness(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(headers)
         for row in cells:
-            writer.writerow([row[c] for c in RESPONSIVENESS_COLUMNS])
+            writer.writerow([spreadsheet_safe(row[c]) for c in RESPONSIVENESS_COLUMNS])
         return out.getvalue()
     when = i18n.format_date(as_of, language)
     readable = list(RESPONSIVENESS_READABLE)

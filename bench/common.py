@@ -372,29 +372,10 @@ def _text(rng: random.Random, paragraphs: int) -> str:
 
 
 def _pdf(rng: random.Random, size: int, title: str) -> bytes:
-    """A small valid PDF letter, padded to about ``size`` bytes with an unused stream."""
-    text = title.encode("latin-1", "replace").replace(b"(", b"").replace(b")", b"")
-    content = b"BT /F1 12 Tf 72 720 Td (" + text + b") Tj ET"
-    padding = zlib.compress(rng.randbytes(max(0, size - 900)), 0)
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(padding) + padding + b"\nendstream",
-    ]
-    body = b"%PDF-1.4\n"
-    offsets = []
-    for number, obj in enumerate(objects, 1):
-        offsets.append(len(body))
-        body += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(body)
-    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    body += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return body
+    """A small valid PDF letter (the demo generator's), padded to about ``size`` bytes."""
+    from tracker.demo.generate import make_pdf
+
+    return make_pdf(title, title, padding=zlib.compress(rng.randbytes(max(0, size - 900)), 0))
 
 
 def _encode_body(rng: random.Random, text: str, subtype: str = "plain") -> tuple[str, bytes]:

@@ -45,6 +45,7 @@ HIDDEN = (
     "message_links",
     "message_keys",
     "threading_state",
+    "store_state",
     "digests",
     "_sqlite_migrations",
     "messages_fts",

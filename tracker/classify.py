@@ -213,7 +213,7 @@ class _Phrases:
         self.phrases = tuple(dict.fromkeys(fold(p) for p in phrases))
 
     def found_in(self, folded_text: str) -> bool:
-        return any(phrase in folded_text for phrase in self.phrases)
+        return any(map(folded_text.__contains__, self.phrases))
 
 
 _ACK_BODY = _Phrases(ACK_PHRASES)

@@ -695,7 +695,7 @@ class _Tokens(scanner.TokensIterator):
 # "content-type:" (any case), "--" or a line break; the "regex" module tries it at every
 # character of the message instead, base64 attachments included (a quarter of an import's
 # CPU). We find those line starts with a plain search and try flanker's pattern there only.
-_TOKEN_LINES = re.compile(r"\n(?=[cC\r\n-])")
+_TOKEN_LINES = re.compile(r"\n(?=(?i:content-type:)|--|\r?\n)")
 
 
 def _tokenize(text: str):

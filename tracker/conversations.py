@@ -67,9 +67,17 @@ def _link_rows(rows: Iterable[tuple]) -> list[tuple[str, str, str]]:
 
 
 def rebuild(db: sqlite_utils.Database) -> None:
-    """Recompute every message's conversation (and the link table) from the stored headers."""
-    rows = db.execute("select message_id, in_reply_to, refs from messages").fetchall()
+    """Recompute every message's conversation (and the link table) from the stored headers.
+
+    Only messages that point at something are held in memory (most letters point at
+    nothing); every message is then visited in chunks of rowids, and only the rows whose
+    conversation changed are written."""
+    rows = db.execute(
+        "select message_id, in_reply_to, refs from messages where (in_reply_to is not null and "
+        "in_reply_to != '') or (refs is not null and refs != '' and refs != '[]')"
+    ).fetchall()
     links = _link_rows(rows)
+    del rows
     parent_of: dict[str, str] = {}
 
     def find(node: str) -> str:
@@ -90,6 +98,7 @@ def rebuild(db: sqlite_utils.Database) -> None:
     with db.atomic():
         # write only the difference: after a config change nothing here has changed
         wanted = {(source, target) for source, target, _ in links}
+        del links
         stored = set(db.execute("select message_id, target_id from message_links where rel = 'reply'").fetchall())
         db.conn.executemany(
             "delete from message_links where message_id = ? and target_id = ? and rel = 'reply'",
@@ -99,15 +108,27 @@ def rebuild(db: sqlite_utils.Database) -> None:
             "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, 'reply')",
             sorted(wanted - stored),
         )
-        current = dict(db.execute("select message_id, conversation_id from messages").fetchall())
-        updates = []
+        del wanted, stored
         names: dict[str, str] = {}
-        for message_id, old in current.items():
-            root = find(message_id)
-            new = names.get(root) or names.setdefault(root, conversation_id([root]))
-            if new != old:
-                updates.append((new, message_id))
-        db.conn.executemany("update messages set conversation_id = ? where message_id = ?", updates)
+        last = -1
+        while True:
+            chunk = db.execute(
+                "select rowid, message_id, conversation_id from messages where rowid > ? order by rowid limit 20000",
+                [last],
+            ).fetchall()
+            if not chunk:
+                break
+            last = chunk[-1][0]
+            updates = []
+            for _, message_id, old in chunk:
+                if message_id in parent_of:
+                    root = find(message_id)
+                    new = names.get(root) or names.setdefault(root, conversation_id([root]))
+                else:  # a root, or a message linked to nothing: named after itself
+                    new = names.get(message_id) or conversation_id([message_id])
+                if new != old:
+                    updates.append((new, message_id))
+            db.conn.executemany("update messages set conversation_id = ? where message_id = ?", updates)
 
 
 def update(db: sqlite_utils.Database, message_ids: Iterable[str]) -> set[str]:

@@ -68,17 +68,20 @@ class Resolver:
         """The id of the correspondent ``address`` belongs to, or None (not tracked)."""
         if not address:
             return None
-        address = address.strip().lower()
-        if address not in self._cache:
-            found = self.exact.get(address)
-            if found is None:
-                domain = address.rpartition("@")[2]
-                for suffix, slug in self.domains:
-                    if domain == suffix or domain.endswith("." + suffix):
-                        found = slug
-                        break
-            self._cache[address] = found
-        return self._cache[address]
+        try:
+            return self._cache[address]  # as written: a mailbox has few distinct addresses
+        except KeyError:
+            pass
+        normal = address.strip().lower()
+        found = self.exact.get(normal)
+        if found is None:
+            domain = normal.rpartition("@")[2]
+            for suffix, slug in self.domains:
+                if domain == suffix or domain.endswith("." + suffix):
+                    found = slug
+                    break
+        self._cache[address] = found
+        return found
 
 
 def sync_correspondents(db: sqlite_utils.Database, config: Config) -> None:
@@ -190,8 +193,6 @@ def refresh_overdue(db: sqlite_utils.Database, now: datetime | None = None) -> i
 
 def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:
     conversations.rebuild(db)
-    for table in ("thread_messages", "threads", "unmatched"):
-        db.execute(f"delete from {table}")
     db.execute("delete from message_links where rel = 'original'")
     Threader(db, config, full=True).run(None)
 
@@ -235,7 +236,19 @@ def scoped(correspondent_id: str, key: str) -> str:
 
 def scope_range(correspondent_id: str) -> tuple[str, str]:
     return f"@{correspondent_id}|", f"@{correspondent_id}}}"
-HORIZON = timedelta(days=550)  # an answer found by evidence answers a letter of the last 18 months
+HORIZON = timedelta(days=550)
+
+# Full runs collect the derived rows here (columns, primary key), then write only the
+# difference to the real tables.
+FULL_TABLES = {
+    "threads": (
+        ("id", "correspondent_id", "correspondent", "subject", "subject_key", "conversation_id",
+         "letter_message_id", "status", "opened_at", "last_letter_at", "last_reply_at", "due_at", "overdue"),
+        ("id",),
+    ),
+    "thread_messages": (("thread_id", "message_id", "matched_by"), ("thread_id", "message_id")),
+    "unmatched": (("message_id", "correspondent_id", "candidates", "reason", "date"), ("message_id",)),
+}  # an answer found by evidence answers a letter of the last 18 months
 
 
 @dataclass
@@ -387,32 +400,26 @@ class Lookup:
 
 
 class MemoryLookup(Lookup):
-    """The same answers from memory, loaded once per correspondent (full rethreads)."""
+    """The same answers from memory, for one correspondent at a time (full rethreads): its
+    letters and their threads, the answers and bounces it sent, their evidence."""
 
-    def __init__(self, threader: "Threader", infos: dict[str, Info], keys: dict[str, list[tuple[str, str]]],
-                 attached: dict[str, str]) -> None:
+    def __init__(
+        self,
+        threader: "Threader",
+        letters: dict[str, Letter],
+        thread_of: dict[str, str],
+        letter_keys: dict[str, list[str]],
+        infos: dict[str, Info],
+        probe_keys: dict[str, list[str]],
+        copied_in: set[str],
+    ) -> None:
         super().__init__(threader)
         self.infos = infos
-        self.keys = keys
-        self.attached_to = attached
-        self.threads: set[str] = set()  # every thread of the run
-        # correspondent -> its letters, answers, bounces; and the conversations it was copied in
-        self.mine: dict[tuple[str, str], list[str]] = {}
-        self.copied_by: dict[str, set[str]] = {}
-        for message_id, found in keys.items():
-            if message_id not in infos:
-                continue
-            for key, role in found:
-                kind, _, cid = key.partition(":")
-                if kind in ("to", "from", "bounce"):
-                    self.mine.setdefault((kind, cid), []).append(message_id)
-                elif kind == "cc":
-                    self.copied_by.setdefault(cid, set()).add(infos[message_id].conversation_id)
-
-    def load(self, cid: str, letters: dict[str, Letter], thread_of: dict[str, str]) -> None:
+        self.probe_keys = probe_keys
+        self.thread_of = thread_of
+        self.copied_in = copied_in
         self.by_conversation: dict[str, list[tuple[str, str, str]]] = {}
         self.by_key: dict[str, dict[str, list[str]]] = {}  # key -> thread -> letter dates
-        self.threads_by_date: list[tuple[str, str]] = []
         firsts: dict[str, str] = {}
         for letter in letters.values():
             tid = thread_of[letter.message_id]
@@ -420,23 +427,19 @@ class MemoryLookup(Lookup):
                 self.by_conversation.setdefault(letter.conversation_id, []).append(
                     (letter.date, letter.message_id, tid)
                 )
-            for key, role in self.keys.get(letter.message_id, []):
-                if role == "letter" and key[:2] in ("s:", "d:", "r:"):
-                    self.by_key.setdefault(key, {}).setdefault(tid, []).append(letter.date)
+            for key in letter_keys.get(letter.message_id, ()):
+                self.by_key.setdefault(key, {}).setdefault(tid, []).append(letter.date)
             if tid not in firsts or letter.date < firsts[tid]:
                 firsts[tid] = letter.date
         for items in self.by_conversation.values():
             items.sort()
         self.threads_by_date = sorted((d, t) for t, d in firsts.items())
-        self.thread_of = thread_of
-        self.copied_in = self.copied_by.get(cid, set())
 
     def info(self, message_id: str) -> Info | None:
         return self.infos.get(message_id)
 
     def attached(self, message_id: str) -> str | None:
-        thread = self.attached_to.get(message_id)
-        return thread if thread in self.threads else None
+        return None  # full runs place what a person attached before any correspondent's run
 
     def conversation_letters(self, cid: str, conversation_id: str | None) -> list[tuple[str, str, str]]:
         return self.by_conversation.get(conversation_id or "", [])
@@ -446,9 +449,7 @@ class MemoryLookup(Lookup):
 
     def candidates(self, cid: str, message_id: str, since: str, until: str) -> dict[str, set[str]]:
         shared: dict[str, set[str]] = {}
-        for key, role in self.keys.get(message_id, []):
-            if role != "probe" or key[:2] not in ("s:", "d:", "r:"):
-                continue
+        for key in self.probe_keys.get(message_id, ()):
             for thread, dates in self.by_key.get(key, {}).items():
                 if any(since <= d <= until for d in dates):
                     shared.setdefault(thread, set()).add(key)
@@ -476,8 +477,7 @@ class Threader:
         self.touched: set[str] = set()
         self.lookup: Lookup = Lookup(self)
         self.rows: list[tuple[str, str, str]] = []  # thread_messages to insert (full runs)
-        self.thread_rows: list[tuple] = []  # threads to insert (full runs)
-        self.unmatched: list[tuple] = []
+        self.unmatched: list[tuple] = []  # unmatched rows to insert (full runs)
 
     def q(self, sql: str, params: Iterable = ()) -> list[tuple]:
         return self.db.execute(sql, list(params)).fetchall()
@@ -495,54 +495,34 @@ class Threader:
 
     # -- 1. keys -------------------------------------------------------------------------
 
-    def derive_keys(self, message_ids: list[str] | None) -> None:
-        """Record which correspondents these messages concern (all when None) and, once per
-        message, the evidence matching reads."""
-        if message_ids is not None:
-            if not message_ids:
-                return
-            for low, high in CORRESPONDENT_KEYS:
-                self.q_in(
-                    "delete from message_keys where key >= ? and key < ? and message_id in ({in_})",
-                    message_ids,
-                    [low, high],
-                )
-            self.q_in("delete from message_links where rel = 'original' and message_id in ({in_})", message_ids)
-        sql = (
+    def derive_keys(self, message_ids: list[str]) -> None:
+        """Record which correspondents these messages concern and, once per message, the
+        evidence matching reads (incremental runs; full runs use ``derive_all``)."""
+        if not message_ids:
+            return
+        for low, high in CORRESPONDENT_KEYS:
+            self.q_in(
+                "delete from message_keys where key >= ? and key < ? and message_id in ({in_})",
+                message_ids,
+                [low, high],
+            )
+        self.q_in("delete from message_links where rel = 'original' and message_id in ({in_})", message_ids)
+        rows = self.q_in(
             "select message_id, date, subject, direction, kind, from_address, delivery_reports, "
             "original_message_id from messages "
             "where ((direction = 'outgoing' and kind = 'letter') or kind in ('reply', "
-            "'acknowledgement', 'auto_reply', 'bounce'))"
+            "'acknowledgement', 'auto_reply', 'bounce')) and message_id in ({in_})",
+            message_ids,
         )
-        stored_keys: set[tuple[str, str, str]] = set()  # full runs: config-dependent keys as stored
-        stored_evidence: list[tuple[str, str, str]] = []
-        if message_ids is None:
-            rows = self.q(sql)
-            known_ids = set()
-            for row in self.q("select message_id, key, role from message_keys"):  # one pass
-                key = row[1]
-                if key == "x:evidence":
-                    known_ids.add(row[0])
-                elif key.startswith(("to:", "cc:", "from:", "bounce:", "@")):
-                    stored_keys.add(row)
-                else:
-                    stored_evidence.append(row)
-            recipients = self.q(
-                "select r.message_id, r.role, r.address from recipients r join messages m "
-                "on m.message_id = r.message_id where m.direction = 'outgoing' and m.kind = 'letter' "
-                "and r.role in ('to', 'cc')"
-            )
-        else:
-            rows = self.q_in(sql + " and message_id in ({in_})", message_ids)
-            known_ids = self.ids_in(
-                "select message_id from message_keys where key = 'x:evidence' and message_id in ({in_})",
-                message_ids,
-            )
-            recipients = self.q_in(
-                "select message_id, role, address from recipients where role in ('to', 'cc') "
-                "and message_id in ({in_})",
-                message_ids,
-            )
+        known_ids = self.ids_in(
+            "select message_id from message_keys where key = 'x:evidence' and message_id in ({in_})",
+            message_ids,
+        )
+        recipients = self.q_in(
+            "select message_id, role, address from recipients where role in ('to', 'cc') "
+            "and message_id in ({in_})",
+            message_ids,
+        )
         addressed: dict[str, list[tuple[str, str]]] = {}
         for message_id, role, address in recipients:
             addressed.setdefault(message_id, []).append((role, address))
@@ -564,14 +544,7 @@ class Threader:
                     if not known:
                         needs_evidence[message_id] = ("letter", subject, when)
             elif kind == "bounce":
-                failed = set()
-                for report in json.loads(reports or "[]"):
-                    action = (report.get("action") or "").lower()
-                    code = report.get("status") or ""
-                    if action == "failed" or code.startswith("5") or not (action or code):
-                        failed.add(self.resolve(report.get("recipient")))
-                failed.discard(None)
-                keys += [(message_id, f"bounce:{c}", "bounce") for c in sorted(failed)]
+                keys += [(message_id, f"bounce:{c}", "bounce") for c in self._failed(reports)]
                 if original and conversations.valid_id(original):
                     links.append((message_id, original, "original"))
             elif direction == "incoming":
@@ -587,8 +560,7 @@ class Threader:
         for message_id, key, role in fresh:
             evidence.setdefault(message_id, []).append((key, role))
         old = [m for m in concerns if m not in needs_evidence]
-        if message_ids is not None:
-            stored_evidence = self.q_in("select message_id, key, role from message_keys where message_id in ({in_})", old)
+        stored_evidence = self.q_in("select message_id, key, role from message_keys where message_id in ({in_})", old)
         for message_id, key, role in stored_evidence:
             if not key.startswith(("to:", "cc:", "from:", "bounce:", "x:", "@")):
                 evidence.setdefault(message_id, []).append((key, role))
@@ -596,23 +568,138 @@ class Threader:
             for key, _ in evidence.get(message_id, []):
                 if key.startswith(SCOPED_PREFIXES):
                     keys += [(message_id, scoped(c, key), role) for c in sorted(correspondents)]
-        self.evidence = evidence
-        self.correspondent_keys = [k for k in keys if k[1].startswith(("to:", "cc:", "from:", "bounce:"))]
-        if message_ids is None:
-            # what depends on the config is rewritten where it changed; evidence stays
-            stored = stored_keys
-            wanted = set(keys)
-            self.db.conn.executemany(
-                "delete from message_keys where message_id = ? and key = ? and role = ?",
-                sorted(stored - wanted),
-            )
-            keys = sorted(wanted - stored)
         self.db.conn.executemany(
             "insert or ignore into message_keys (message_id, key, role) values (?, ?, ?)", keys
         )
         self.db.conn.executemany(
             "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, ?)", links
         )
+
+    def _failed(self, reports: str | None) -> list[str]:
+        """The correspondents a bounce's delivery reports say were not reached, sorted."""
+        failed = set()
+        for report in json.loads(reports or "[]"):
+            action = (report.get("action") or "").lower()
+            code = report.get("status") or ""
+            if action == "failed" or code.startswith("5") or not (action or code):
+                failed.add(self.resolve(report.get("recipient")))
+        failed.discard(None)
+        return sorted(failed)
+
+    def derive_all(self) -> None:
+        """Full runs: the same keys as ``derive_keys`` for every message, derived in SQL where
+        SQLite can (the addresses are resolved once each, in Python) and written where they
+        changed; bodies are read, in chunks, only for messages never read before."""
+        db = self.db
+        db.execute("drop table if exists temp.resolved_addresses")
+        db.execute("drop table if exists temp.wanted_keys")
+        db.execute("create temp table resolved_addresses (address text primary key, correspondent_id text not null)")
+        db.execute(
+            "create temp table wanted_keys (message_id text, key text, role text, "
+            "primary key (message_id, key, role)) without rowid"
+        )
+        addresses = {r[0] for r in db.execute("select distinct address from recipients")}
+        addresses |= {r[0] for r in db.execute("select distinct from_address from messages")}
+        db.conn.executemany(
+            "insert into temp.resolved_addresses (address, correspondent_id) values (?, ?)",
+            [(a, c) for a in sorted(a for a in addresses if a) if (c := self.resolve(a))],
+        )
+        del addresses
+        # the bodies a letter is addressed to, then those only copied; the body an answer comes from
+        letters = "from messages m join recipients r on r.message_id = m.message_id and r.role = '{role}' " \
+            "join temp.resolved_addresses a on a.address = r.address where m.kind = 'letter' and m.direction = 'outgoing'"
+        db.execute(
+            "insert or ignore into temp.wanted_keys (message_id, key, role) "
+            "select m.message_id, 'to:' || a.correspondent_id, 'letter' " + letters.format(role="to")
+        )
+        db.execute(
+            "insert or ignore into temp.wanted_keys (message_id, key, role) "
+            "select m.message_id, 'cc:' || a.correspondent_id, 'letter' " + letters.format(role="cc")
+            + " and not exists(select 1 from temp.wanted_keys w where w.message_id = m.message_id "
+            "and w.key = 'to:' || a.correspondent_id and w.role = 'letter')"
+        )
+        db.execute(
+            "insert or ignore into temp.wanted_keys (message_id, key, role) "
+            "select m.message_id, 'from:' || a.correspondent_id, 'probe' from messages m "
+            "join temp.resolved_addresses a on a.address = m.from_address "
+            "where m.kind in ('reply', 'acknowledgement', 'auto_reply') and m.direction = 'incoming'"
+        )
+        # bounces (few): the recipients their reports name, the letter they return
+        bounce_keys, links = [], []
+        for message_id, reports, original in db.execute(
+            "select message_id, delivery_reports, original_message_id from messages where kind = 'bounce'"
+        ).fetchall():
+            bounce_keys += [(message_id, f"bounce:{c}", "bounce") for c in self._failed(reports)]
+            if original and conversations.valid_id(original):
+                links.append((message_id, original, "original"))
+        db.conn.executemany(
+            "insert or ignore into temp.wanted_keys (message_id, key, role) values (?, ?, ?)", bounce_keys
+        )
+        db.conn.executemany(
+            "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, ?)", links
+        )
+        # evidence, once per message a correspondent's letter or answer
+        concerned = (
+            "((w.key >= 'to:' and w.key < 'to;' and w.role = 'letter') or "
+            "(w.key >= 'from:' and w.key < 'from;' and w.role = 'probe'))"
+        )
+        last = ""
+        while True:
+            page = db.execute(
+                f"select w.message_id, max(w.role) from temp.wanted_keys w where w.message_id > ? and {concerned} "
+                "and not exists(select 1 from message_keys k where k.message_id = w.message_id and "
+                "k.key = 'x:evidence') group by w.message_id order by w.message_id limit 500",
+                [last],
+            ).fetchall()
+            if not page:
+                break
+            last = page[-1][0]
+            roles = dict(page)
+            wanted = {
+                message_id: (roles[message_id], subject, when if roles[message_id] == "letter" else None)
+                for message_id, subject, when in self.q(
+                    f"select message_id, subject, date from messages where message_id in ({_in(page)})",
+                    list(roles),
+                )
+            }
+            db.conn.executemany(
+                "insert or ignore into message_keys (message_id, key, role) values (?, ?, ?)",
+                self._evidence(wanted),
+            )
+        # subjects scoped to the correspondents a letter or an answer concerns
+        # (+k.key: from each message to its keys through the primary key, in order, rather than
+        # from every subject through the key index to scattered rows)
+        db.execute(
+            "insert or ignore into temp.wanted_keys (message_id, key, role) "
+            "select w.message_id, '@' || substr(w.key, instr(w.key, ':') + 1) || '|' || k.key, w.role "
+            f"from temp.wanted_keys w join message_keys k on k.message_id = w.message_id where {concerned} "
+            "and ((+k.key >= 's:' and +k.key < 's;') or (+k.key >= 'rs:' and +k.key < 'rs;'))"
+        )
+        # what depends on the config is rewritten where it changed; evidence stays (one pass
+        # over the table finds the stale rows: cheaper than the key index's scattered lookups)
+        ranges = " or ".join(f"(+k.key >= '{low}' and +k.key < '{high}')" for low, high in CORRESPONDENT_KEYS)
+        db.execute(
+            "delete from message_keys where rowid in (select k.rowid from message_keys k where "
+            f"({ranges}) and not exists(select 1 from temp.wanted_keys w where w.message_id = "
+            "k.message_id and w.key = k.key and w.role = k.role))"
+        )
+        db.execute(
+            "insert into message_keys (message_id, key, role) select message_id, key, role from "
+            "temp.wanted_keys w where not exists(select 1 from message_keys k where k.message_id = "
+            "w.message_id and k.key = w.key and k.role = w.role)"
+        )
+        # the same by correspondent, for the run that follows: which messages concern whom
+        db.execute("drop table if exists temp.concerns")
+        db.execute(
+            "create temp table concerns (key text, role text, message_id text, "
+            "primary key (key, role, message_id)) without rowid"
+        )
+        db.execute(
+            "insert into temp.concerns (key, role, message_id) select key, role, message_id from "
+            "temp.wanted_keys where not (key >= '@' and key < 'A')"
+        )
+        db.execute("drop table temp.resolved_addresses")
+        db.execute("drop table temp.wanted_keys")
 
     def _evidence(self, wanted: dict[str, tuple[str, str, str | None]]) -> list[tuple[str, str, str]]:
         keys: list[tuple[str, str, str]] = []
@@ -640,28 +727,7 @@ class Threader:
     def run(self, affected: set[str] | None) -> None:
         """Re-derive everything ``affected`` messages touch (everything when None)."""
         if affected is None:
-            self.derive_keys(None)
-            self._load_memory()
-            # every thread exists before any answer is placed (a mark may name any of them)
-            grouped = {c.slug: self.group_all(c.slug) for c in self.config.correspondents}
-            for correspondent in self.config.correspondents:
-                self.run_correspondent(correspondent.slug, None, grouped[correspondent.slug])
-            # what a person attached although it came from an address no correspondent has
-            placed = {m for m, _, _ in self.rows}
-            for message_id, thread in self.memory.attached_to.items():
-                info = self.memory.infos.get(message_id)
-                if message_id not in placed and thread in self.touched and info and info.kind in REPLY_KINDS:
-                    self._attach(thread, message_id, "mark")
-            self._write_threads()
-            self.db.conn.executemany(
-                "insert or replace into thread_messages (thread_id, message_id, matched_by) values (?, ?, ?)",
-                self.rows,
-            )
-            self.db.conn.executemany(
-                "insert or replace into unmatched (message_id, correspondent_id, candidates, reason, date) "
-                "values (?, ?, ?, ?, ?)",
-                self.unmatched,
-            )
+            self.run_full()
             return
         affected_list = sorted(affected)
         self.derive_keys(affected_list)
@@ -678,57 +744,183 @@ class Threader:
                 self.run_correspondent(correspondent_id, affected)
         self.update_statuses(sorted(self.touched))
 
-    def _load_memory(self) -> None:
-        infos = {
-            r[0]: Info(*r[1:])
+    def run_full(self) -> None:
+        """Everything, into empty ``threads``, ``thread_messages`` and ``unmatched``: one
+        correspondent at a time, holding in memory only that correspondent's letters, answers
+        and bounces (what its threads, placements and statuses need)."""
+        self.derive_all()
+        db = self.db
+        for name, (columns, key) in FULL_TABLES.items():
+            db.execute(f"drop table if exists temp.full_{name}")
+            db.execute(
+                f"create temp table full_{name} ({', '.join(c + (' integer' if c == 'overdue' else ' text') for c in columns)}, "
+                f"primary key ({', '.join(key)})) without rowid"
+            )
+        self.now = datetime.now(timezone.utc)
+        self.marks = _marks(self.db, None)
+        attached = self._attachments()
+        # what a person attached goes where they said, whoever it came from
+        self.attached_members: dict[str, list[tuple]] = {}
+        for message_id, (thread, when, kind) in attached.items():
+            self.attached_members.setdefault(thread, []).append((message_id, when, "incoming", kind, "mark"))
+        for correspondent in self.config.correspondents:
+            self._full_correspondent(correspondent.slug, attached)
+        db.execute("drop table temp.concerns")
+        db.conn.executemany(
+            "insert or replace into temp.full_thread_messages (thread_id, message_id, matched_by) values (?, ?, 'mark')",
+            [(thread, message_id) for message_id, (thread, _, _) in attached.items()],
+        )
+        # write what changed: after a config change most threads are what they were
+        for name, (columns, key) in FULL_TABLES.items():
+            same = " and ".join(f"w.{c} is t.{c}" for c in columns)
+            db.execute(
+                f"delete from {name} where rowid in (select t.rowid from {name} t where not exists("
+                f"select 1 from temp.full_{name} w where {same}))"
+            )
+            db.execute(
+                f"insert into {name} ({', '.join(columns)}) select {', '.join(columns)} from temp.full_{name} w "
+                f"where not exists(select 1 from {name} t where {' and '.join(f't.{c} = w.{c}' for c in key)})"
+            )
+            db.execute(f"drop table temp.full_{name}")
+
+    def _attachments(self) -> dict[str, tuple[str, str, str]]:
+        """Full runs: message -> (thread, date, kind) for the replies a person attached
+        (``tracker mark --message``) to a thread this run creates; the latest mark counts."""
+        last = dict(self.q("select message_id, thread_id from marks where action = 'attach' order by id"))
+        if not last:
+            return {}
+        named = set(last.values())
+        existing: set[str] = set()
+        for correspondent in self.config.correspondents:  # which of the named threads exist
+            letters, _, _ = self._full_letters(correspondent.slug)
+            existing |= named & set(group_letters(letters.values(), correspondent.slug).values())
+        found = {}
+        for message_id, when, kind in self.q_in(
+            "select message_id, date, kind from messages where message_id in ({in_})", sorted(m for m in last if m)
+        ):
+            if kind in REPLY_KINDS and last[message_id] in existing:
+                found[message_id] = (last[message_id], when, kind)
+        return found
+
+    def _full_letters(self, cid: str) -> tuple[dict[str, Letter], dict[str, str], dict[str, list[str]]]:
+        """Full runs: every letter to ``cid``, its subject, and the evidence keys it leaves."""
+        key = f"to:{cid}"
+        letters: dict[str, Letter] = {}
+        subjects: dict[str, str] = {}
+        for message_id, when, conversation_id, subject in self.q(
+            "select m.message_id, m.date, m.conversation_id, m.subject from temp.concerns k join messages m "
+            "on m.message_id = k.message_id where k.key = ? and k.role = 'letter'",
+            [key],
+        ):
+            letters[message_id] = Letter(message_id, when, conversation_id, "", "", False)
+            subjects[message_id] = subject
+        evidence: dict[str, list[str]] = {}
+        for message_id, found in self.q(
+            "select e.message_id, e.key from temp.concerns k join message_keys e on e.message_id = k.message_id "
+            "and e.role = 'letter' where k.key = ? and k.role = 'letter' and (e.key = 'reminder' or "
+            "(e.key >= 'd:' and e.key < 'd;') or (e.key >= 'r:' and e.key < 'r;') or (e.key >= 's:' and e.key < 's;'))",
+            [key],
+        ):
+            letter = letters.get(message_id)
+            if letter is None:
+                continue
+            if found == "reminder":
+                letter.reminder = True
+                continue
+            if found.startswith("s:") and not letter.subject_key:
+                letter.subject_key = found[2:]
+            evidence.setdefault(message_id, []).append(found)
+        return letters, subjects, evidence
+
+    def _full_messages(self, cid: str, kind: str, role: str) -> list[tuple]:
+        """Full runs: the answers (``from``) or bounces (``bounce``) of ``cid`` as Info rows."""
+        original = "m.original_message_id" if kind == "bounce" else "null"  # bounces only: past the body
+        return self.q(
+            "select m.message_id, m.date, m.conversation_id, m.in_reply_to, m.refs, m.kind, "
+            f"{original} from temp.concerns k join messages m on m.message_id = k.message_id "
+            "where k.key = ? and k.role = ?",
+            [f"{kind}:{cid}", role],
+        )
+
+    def _full_correspondent(self, cid: str, attached: dict[str, tuple]) -> None:
+        """Full runs: the threads of one correspondent, its answers and bounces placed, the
+        statuses decided, all written."""
+        letters, subjects, letter_keys = self._full_letters(cid)
+        thread_of = group_letters(letters.values(), cid)
+        answers = self._full_messages(cid, "from", "probe")
+        bounces = self._full_messages(cid, "bounce", "bounce")
+        infos = {r[0]: Info(*r[1:]) for r in answers}
+        infos.update((r[0], Info(*r[1:])) for r in bounces)
+        probe_keys: dict[str, list[str]] = {}
+        for message_id, key in self.q(
+            "select e.message_id, e.key from temp.concerns k join message_keys e on e.message_id = k.message_id "
+            "and e.role = 'probe' where k.key = ? and k.role = 'probe' and ((e.key >= 'd:' and e.key < 'd;') "
+            "or (e.key >= 'r:' and e.key < 'r;') or (e.key >= 's:' and e.key < 's;'))",
+            [f"from:{cid}"],
+        ):
+            probe_keys.setdefault(message_id, []).append(key)
+        copied_in = {
+            r[0]
             for r in self.q(
-                "select message_id, date, conversation_id, in_reply_to, refs, kind, original_message_id "
-                "from messages where (direction = 'outgoing' and kind = 'letter') or kind in ('reply', "
-                "'acknowledgement', 'auto_reply', 'bounce')"
+                "select distinct m.conversation_id from temp.concerns k join messages m on m.message_id = "
+                "k.message_id where k.key = ? and k.role = 'letter'",
+                [f"cc:{cid}"],
             )
         }
-        keys: dict[str, list[tuple[str, str]]] = {m: list(found) for m, found in self.evidence.items()}
-        for message_id, key, role in self.correspondent_keys:
-            keys.setdefault(message_id, []).append((key, role))
-        attached = {
-            r[0]: r[1]
-            for r in self.q("select message_id, thread_id from marks where action = 'attach' order by id")
-        }
-        self.memory = MemoryLookup(self, infos, keys, attached)
-        self.lookup = self.memory
+        self.lookup = MemoryLookup(self, letters, thread_of, letter_keys, infos, probe_keys, copied_in)
+        self.rows, self.unmatched = [], []
+        for row in answers:
+            if row[0] not in attached:
+                self.place_answer(cid, row[0])
+        for row in bounces:
+            self.place_bounce(cid, row[0])
+        # the threads, with their statuses
+        members: dict[str, list[tuple]] = {}
+        firsts: dict[str, Letter] = {}
+        for letter in sorted(letters.values(), key=lambda l: (l.date, l.message_id)):
+            tid = thread_of[letter.message_id]
+            firsts.setdefault(tid, letter)
+            members.setdefault(tid, []).append((letter.message_id, letter.date, "outgoing", "letter", "letter"))
+        for tid, message_id, how in self.rows:
+            info = infos[message_id]
+            members.setdefault(tid, []).append((message_id, info.date, "incoming", info.kind, how))
+        correspondent = self.by_id[cid]
+        rows = []
+        for tid, first in firsts.items():
+            items = members[tid] + self.attached_members.get(tid, [])
+            state = decide(self.config, correspondent, items, self.marks.get(tid, []), self.now)
+            rows.append(
+                (tid, cid, correspondent.name, subjects.get(first.message_id) or "", first.subject_key,
+                 first.conversation_id, first.message_id) + _state_columns(state)
+            )
+        self.db.conn.executemany(
+            "insert or replace into temp.full_threads (id, correspondent_id, correspondent, subject, subject_key, "
+            "conversation_id, letter_message_id, status, opened_at, last_letter_at, last_reply_at, due_at, "
+            "overdue) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        self.db.conn.executemany(
+            "insert or replace into temp.full_thread_messages (thread_id, message_id, matched_by) values (?, ?, 'letter')",
+            [(tid, message_id) for message_id, tid in thread_of.items()],
+        )
+        self.db.conn.executemany(
+            "insert or replace into temp.full_thread_messages (thread_id, message_id, matched_by) values (?, ?, ?)",
+            self.rows,
+        )
+        self.db.conn.executemany(
+            "insert or replace into temp.full_unmatched (message_id, correspondent_id, candidates, reason, date) "
+            "values (?, ?, ?, ?, ?)",
+            self.unmatched,
+        )
+        self.rows, self.unmatched = [], []
 
-    def group_all(self, cid: str) -> tuple[dict[str, Letter], dict[str, str]]:
-        """Full runs, first pass: every letter to ``cid`` in its thread."""
-        letters = {m: self._letter(m) for m in self.memory.mine.get(("to", cid), [])}
-        thread_of = group_letters(letters.values(), cid)
-        self._store_threads(cid, letters, thread_of)
-        self.rows += [(tid, m, "letter") for m, tid in thread_of.items()]
-        self.memory.threads.update(thread_of.values())
-        return letters, thread_of
-
-    def run_correspondent(self, cid: str, affected: set[str] | None, grouped: tuple | None = None) -> None:
-        if affected is None:
-            letters, thread_of = grouped
-            self.memory.load(cid, letters, thread_of)
-            for message_id in self.memory.mine.get(("from", cid), []):
-                self.place_answer(cid, message_id)
-            for message_id in self.memory.mine.get(("bounce", cid), []):
-                self.place_bounce(cid, message_id)
-            return
+    def run_correspondent(self, cid: str, affected: set[str]) -> None:
         letters = self.letter_closure(cid, affected)
         moved = self.regroup(cid, letters)
         for message_id in self.answers_to_place(cid, affected, letters, moved):
             self.place_answer(cid, message_id)
         for message_id in self.bounces_to_place(cid, affected, letters, moved):
             self.place_bounce(cid, message_id)
-
-    def _letter(self, message_id: str) -> Letter:
-        info = self.memory.infos[message_id]
-        keys = self.memory.keys.get(message_id, [])
-        subject = next((k[2:] for k, role in keys if role == "letter" and k.startswith("s:")), "")
-        return Letter(
-            message_id, info.date, info.conversation_id, "", subject, ("reminder", "letter") in keys
-        )
 
     # -- 2. letters -> threads -------------------------------------------------------------
 
@@ -813,9 +1005,6 @@ class Threader:
             for tid, first in firsts.items()
         ]
         self.touched |= set(firsts)
-        if self.full:
-            self.thread_rows += rows  # written once with their statuses
-            return
         self.db.conn.executemany(
             "insert or replace into threads (id, correspondent_id, correspondent, subject, subject_key, "
             "conversation_id, letter_message_id) values (?, ?, ?, ?, ?, ?, ?)",
@@ -1051,27 +1240,6 @@ class Threader:
             self._attach(thread, message_id, "bounce")
 
     # -- 5. statuses -----------------------------------------------------------------------
-
-    def _write_threads(self) -> None:
-        """Full runs: every thread with its status, decided from memory, in one write."""
-        members: dict[str, list[tuple]] = {}
-        infos = self.memory.infos
-        for tid, message_id, how in self.rows:
-            info = infos[message_id]
-            direction = "outgoing" if how == "letter" else "incoming"
-            members.setdefault(tid, []).append((message_id, info.date, direction, info.kind, how))
-        marks = _marks(self.db, None)
-        now = datetime.now(timezone.utc)
-        rows = []
-        for row in self.thread_rows:
-            state = decide(self.config, self.by_id[row[1]], members.get(row[0], []), marks.get(row[0], []), now)
-            rows.append(row + _state_columns(state))
-        self.db.conn.executemany(
-            "insert or replace into threads (id, correspondent_id, correspondent, subject, subject_key, "
-            "conversation_id, letter_message_id, status, opened_at, last_letter_at, last_reply_at, due_at, "
-            "overdue) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
 
     def update_statuses(self, thread_ids: list[str] | None) -> None:
         """Decide and store the status of these threads (all when None), as of now."""

@@ -386,6 +386,17 @@ def test_raw_messages_are_never_served(french):
     assert ok == [{"n": 9}]
 
 
+def test_source_and_digest_bookkeeping_is_not_served_either(french):
+    from urllib.parse import quote
+
+    tables = ["sync_state", "message_locations", "digests", "store_state"]
+    paths = [f"/tracker/{t}.json" for t in tables] + [f"/tracker.json?sql={quote(f'select * from {t}')}" for t in tables]
+    for path, response in zip(paths, fetch_many(french, paths)):
+        assert response.status_code in (400, 403, 404), (path, response.status_code)
+    status = fetch(french, "/tracker.json?sql=select+count(*)+as+n+from+threads&_shape=array").status_code
+    assert status == 200
+
+
 def test_message_html_is_never_in_table_pages_unescaped(french):
     response = fetch(french, "/tracker/messages?_search=garde")
     assert response.status_code == 200

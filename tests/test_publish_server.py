@@ -40,6 +40,7 @@ def running(arguments: list[str], env: dict | None = None, wait: float = 30):
         [sys.executable, "-m", "tracker", *arguments, "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )
+    running.last = process
     try:
         deadline = time.monotonic() + wait
         while True:
@@ -94,6 +95,19 @@ def test_real_server_pages_and_headers(served):
     for path in ("/tracker/raw_messages", "/tracker.json?sql=select+raw+from+raw_messages"):
         status, _, body = get(url + path)
         assert status in (400, 403) and RAW_SECRET.decode() not in body
+
+
+def test_a_failing_search_leaves_no_search_words_on_stderr(tmp_path):
+    """Datasette logs a failing query with its parameters; ``tracker serve`` keeps only the fact."""
+    config = build_database(tmp_path)
+    words = "Zorglub-Nadia-Quetzal"
+    with running_server(config.path) as url:
+        status, _, _ = get(url + "/tracker/messages?_searchmode=raw&_search=" + urllib.parse.quote(f'"{words}'))
+        assert status >= 400  # an unbalanced quote is an FTS5 syntax error
+        process = running.last
+    process.wait(timeout=10)
+    err = process.stderr.read().decode()
+    assert "a database query failed" in err and words not in err and "sql =" not in err
 
 
 def test_real_server_sees_concurrent_writes(served):

@@ -37,7 +37,9 @@ from .config import Config
 DATABASE_NAME = "tracker"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "datasette"
 STATIC_MOUNT = "tracker-static"
-NEVER_SERVED = ("raw_messages",)
+# the original bytes; and the bookkeeping of sources, digests and the store, which says where
+# mail was found and to whom digests went, and which no page needs
+NEVER_SERVED = ("raw_messages", "sync_state", "message_locations", "digests", "store_state")
 HIDDEN = (
     "raw_messages",
     "sync_state",
@@ -707,13 +709,35 @@ def check_host(config: Config, host: str) -> None:
     )
 
 
+class QuietQueryErrors:
+    """stderr for ``tracker serve``: Datasette writes a failing query's SQL, its parameters
+    and SQLite's message there ("ERROR: conn=..., sql = ..., params = {'search': ...}"), and
+    search words may name the people the letters are about. Only the fact is kept."""
+
+    PREFIX = "ERROR: conn="
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if text.startswith(self.PREFIX):
+            self.stream.write("tracker serve: a database query failed (its text is not logged)\n")
+            return len(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def serve(config: Config, host: str = "127.0.0.1", port: int = 8001) -> None:
     """Serve the tracker with Datasette on ``host:port`` until interrupted."""
     import asyncio
+    import sys
 
     import uvicorn
 
     check_host(config, host)
+    sys.stderr = QuietQueryErrors(sys.stderr)
     ds = make_datasette(config)
     asyncio.run(ds.invoke_startup())
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

@@ -31,11 +31,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from . import i18n
+from . import i18n, paths
 from .config import Config
 
 DATABASE_NAME = "tracker"
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "datasette"
+TEMPLATES = paths.templates() / "datasette"
 STATIC_MOUNT = "tracker-static"
 # the original bytes; and the bookkeeping of sources, digests and the store, which says where
 # mail was found and to whom digests went, and which no page needs
@@ -640,8 +640,8 @@ def make_datasette(config: Config, *, base_url: str | None = None):
         )
     if not TEMPLATES.is_dir():
         raise PublishError(
-            f"{TEMPLATES}: the page templates are missing; install tracker from its source folder "
-            f"(pip install -e .) so that templates/datasette/ sits beside the package"
+            f"{TEMPLATES}: the page templates are missing; reinstall tracker "
+            f"(python3 -m pip install . from its source folder)"
         )
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="tracker")

@@ -37,12 +37,12 @@ from typing import Any, Iterable
 import jinja2
 import sqlite_utils
 
-from . import i18n, status, threading
+from . import i18n, paths, status, threading
 from .config import Config, Correspondent
 
 TOO_FEW = 5
 FORMATS = ("text", "csv", "json", "html")
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = paths.templates()
 
 
 # --- dates ---------------------------------------------------------------------------------

@@ -227,14 +227,31 @@ SYNC_MESSAGES = 80
 
 
 @pytest.fixture(scope="module")
-def imap_account(dovecot_module) -> tuple[object, str]:
-    """A Dovecot account holding realistic INBOX and Sent folders plus a hostile message."""
+def imap_account(dovecot_module, tmp_path_factory) -> tuple[object, str, Path]:
+    """A Dovecot account holding realistic INBOX and Sent folders plus a hostile message, and
+    the database of a complete sync made when only the first half of them had arrived."""
     user = dovecot_module.add_user()
     mail = list(synth_messages(SYNC_MESSAGES, seed=4))
-    dovecot_module.deliver(user, [raw for folder, raw in mail if folder == "INBOX"] + [bytes(range(256)) * 4])
-    dovecot_module.deliver(user, [raw for folder, raw in mail if folder == "Sent"], folder="Sent")
+    inbox = [raw for folder, raw in mail if folder == "INBOX"]
+    sent = [raw for folder, raw in mail if folder == "Sent"]
+    dovecot_module.deliver(user, inbox[: len(inbox) // 2])
+    dovecot_module.deliver(user, sent[: len(sent) // 2], folder="Sent")
     time.sleep(1.2)  # Dovecot re-reads its passwd-file at most once a second
-    return dovecot_module, user
+    config, first_half = _sync_config(tmp_path_factory.mktemp("first-half") / "db", dovecot_module, user)
+    subprocess.run(_tracker(config, "sync", "--quiet"), env=_sync_env(), check=True, timeout=300)
+    dovecot_module.deliver(user, inbox[len(inbox) // 2:] + [bytes(range(256)) * 4])
+    dovecot_module.deliver(user, sent[len(sent) // 2:], folder="Sent")
+    return dovecot_module, user, first_half
+
+
+def _clone(source: Path, target: Path) -> None:
+    """Copy a database with SQLite's backup API (its WAL included)."""
+    src, dst = sqlite3.connect(str(source)), sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
 
 
 def _sync_config(folder: Path, server, user: str) -> tuple[Path, Path]:
@@ -252,8 +269,9 @@ def _sync_env() -> dict[str, str]:
 
 
 def test_sync_killed_at_random_moments_ends_like_an_unbroken_sync(imap_account, tmp_path: Path) -> None:
-    """SIGKILL during a first sync from a loopback Dovecot, rerun until done, compare."""
-    server, user = imap_account
+    """SIGKILL during a first sync from a loopback Dovecot, or during the next one over a sync
+    of the first half of the mail (the next cron run's case); rerun until done, compare."""
+    server, user, first_half = imap_account
     config, database = _sync_config(tmp_path / "reference", server, user)
     started = time.monotonic()
     proc = subprocess.Popen(_tracker(config, "sync", "--quiet"), env=_sync_env())
@@ -273,6 +291,9 @@ def test_sync_killed_at_random_moments_ends_like_an_unbroken_sync(imap_account, 
         rounds += 1
         config, database = _sync_config(tmp_path / f"round{rounds}", server, user)
         moments: list[str] = []
+        if rng.random() < 0.4:
+            _clone(first_half, database)
+            moments.append(f"after a sync of the first half ({_count(database)} stored)")
         for _ in range(rng.choice([3, 4])):
             before = _count(database)
             whole_group = rng.random() < 0.7

@@ -120,15 +120,15 @@ def rebuild(db: sqlite_utils.Database) -> None:
                 break
             last = chunk[-1][0]
             updates = []
-            for _, message_id, old in chunk:
+            for rowid, message_id, old in chunk:
                 if message_id in parent_of:
                     root = find(message_id)
                     new = names.get(root) or names.setdefault(root, conversation_id([root]))
                 else:  # a root, or a message linked to nothing: named after itself
                     new = names.get(message_id) or conversation_id([message_id])
                 if new != old:
-                    updates.append((new, message_id))
-            db.conn.executemany("update messages set conversation_id = ? where message_id = ?", updates)
+                    updates.append((new, rowid))
+            db.conn.executemany("update messages set conversation_id = ? where rowid = ?", updates)
 
 
 def update(db: sqlite_utils.Database, message_ids: Iterable[str]) -> set[str]:

@@ -71,9 +71,15 @@ BODY_LIMIT = 3000  # evidence sits near the top: the first screen of a body is e
 
 
 def _fold(text: str) -> str:
-    return "".join(
-        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-    )
+    """``text`` decomposed (NFKD) without its combining marks (accents)."""
+    text = unicodedata.normalize("NFKD", text)
+    if text.isascii():
+        return text
+    marks = {ord(c): None for c in set(text) if unicodedata.combining(c)}
+    return text.translate(marks) if marks else text
+
+
+_SEPARATORS = re.compile(r"[\s\u2019'’\"«»:;,.!?()\-–—]+")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -87,7 +93,7 @@ def subject_key(subject: str | None) -> str:
             break
         text = stripped
     text = _fold(text).lower()
-    text = re.sub(r"[\s\u2019'’\"«»:;,.!?()\-–—]+", " ", text).strip()
+    text = _SEPARATORS.sub(" ", text).strip()
     return text
 
 

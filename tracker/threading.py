@@ -643,29 +643,38 @@ class Threader:
             "((w.key >= 'to:' and w.key < 'to;' and w.role = 'letter') or "
             "(w.key >= 'from:' and w.key < 'from;' and w.role = 'probe'))"
         )
+        # a first run adds every key: the key index is cheaper built once at the end than
+        # updated for each key (nothing here reads it)
+        missing = db.execute(
+            f"select count(distinct w.message_id) from temp.wanted_keys w where {concerned}"
+        ).fetchone()[0] - db.execute("select count(*) from message_keys where key = 'x:evidence'").fetchone()[0]
+        indexes = []
+        if missing > max(10000, db.execute("select count(*) from message_keys").fetchone()[0] // 10):
+            indexes = db.execute(
+                "select name, sql from sqlite_master where type = 'index' and tbl_name = 'message_keys' "
+                "and sql is not null"
+            ).fetchall()
+            for name, _ in indexes:
+                db.execute(f'drop index "{name}"')
         last = ""
         while True:
             page = db.execute(
-                f"select w.message_id, max(w.role) from temp.wanted_keys w where w.message_id > ? and {concerned} "
-                "and not exists(select 1 from message_keys k where k.message_id = w.message_id and "
-                "k.key = 'x:evidence') group by w.message_id order by w.message_id limit 500",
+                "select p.message_id, p.role, m.subject, m.date, "
+                f"substr(m.body_text, 1, {matching.BODY_LIMIT}) from (select w.message_id, max(w.role) as role "
+                f"from temp.wanted_keys w where w.message_id > ? and {concerned} and not exists(select 1 from "
+                "message_keys k where k.message_id = w.message_id and k.key = 'x:evidence') group by "
+                "w.message_id order by w.message_id limit 500) p join messages m on m.message_id = p.message_id "
+                "order by p.message_id",
                 [last],
             ).fetchall()
             if not page:
                 break
             last = page[-1][0]
-            roles = dict(page)
-            wanted = {
-                message_id: (roles[message_id], subject, when if roles[message_id] == "letter" else None)
-                for message_id, subject, when in self.q(
-                    f"select message_id, subject, date from messages where message_id in ({_in(page)})",
-                    list(roles),
-                )
-            }
             db.conn.executemany(
                 "insert or ignore into message_keys (message_id, key, role) values (?, ?, ?)",
-                self._evidence(wanted),
+                self._evidence_keys(page),
             )
+            del page
         # subjects scoped to the correspondents a letter or an answer concerns
         # (+k.key: from each message to its keys through the primary key, in order, rather than
         # from every subject through the key index to scattered rows)
@@ -688,6 +697,8 @@ class Threader:
             "temp.wanted_keys w where not exists(select 1 from message_keys k where k.message_id = "
             "w.message_id and k.key = w.key and k.role = w.role)"
         )
+        for _, sql in indexes:  # as they were (store.py's schema)
+            db.execute(sql)
         # the same by correspondent, for the run that follows: which messages concern whom
         db.execute("drop table if exists temp.concerns")
         db.execute(
@@ -705,21 +716,30 @@ class Threader:
         keys: list[tuple[str, str, str]] = []
         ids = sorted(wanted)
         for chunk in _chunks(ids):
-            for message_id, body in self.q(
-                f"select message_id, substr(body_text, 1, {matching.BODY_LIMIT}) from messages "
-                f"where message_id in ({_in(chunk)})",
-                chunk,
-            ):
-                role, subject, when = wanted[message_id]
-                if role == "letter":
-                    found = matching.letter_keys(subject, body, _parse(when), self.tz)
-                    if matching.is_reminder(subject):
-                        found.add("reminder")
-                        found |= {"rs:" + k[2:] for k in found if k.startswith("s:")}
-                else:
-                    found = matching.probe_keys(subject, body)
-                keys += [(message_id, key, role) for key in found]
-                keys.append((message_id, "x:evidence", role))
+            keys += self._evidence_keys(
+                (message_id, *wanted[message_id], body)
+                for message_id, body in self.q(
+                    f"select message_id, substr(body_text, 1, {matching.BODY_LIMIT}) from messages "
+                    f"where message_id in ({_in(chunk)})",
+                    chunk,
+                )
+            )
+        return keys
+
+    def _evidence_keys(self, rows: Iterable[tuple[str, str, str, str | None, str | None]]) -> list[tuple[str, str, str]]:
+        """The evidence keys of (message_id, role, subject, date, body) rows, and "x:evidence"
+        (read once) for each; a probe's date is not used."""
+        keys: list[tuple[str, str, str]] = []
+        for message_id, role, subject, when, body in rows:
+            if role == "letter":
+                found = matching.letter_keys(subject, body, _parse(when), self.tz)
+                if matching.is_reminder(subject):
+                    found.add("reminder")
+                    found |= {"rs:" + k[2:] for k in found if k.startswith("s:")}
+            else:
+                found = matching.probe_keys(subject, body)
+            keys += [(message_id, key, role) for key in found]
+            keys.append((message_id, "x:evidence", role))
         return keys
 
     # -- the run -------------------------------------------------------------------------
@@ -754,8 +774,8 @@ class Threader:
             db.execute(f"drop table if exists temp.full_{name}")
             db.execute(
                 f"create temp table full_{name} ({', '.join(c + (' integer' if c == 'overdue' else ' text') for c in columns)}, "
-                f"primary key ({', '.join(key)})) without rowid"
-            )
+                f"primary key ({', '.join(key)})){' without rowid' if name == 'thread_messages' else ''}"
+            )  # (short rows only: a long row makes a without-rowid table slower)
         self.now = datetime.now(timezone.utc)
         self.marks = _marks(self.db, None)
         attached = self._attachments()

@@ -52,9 +52,11 @@ def add_one_at_a_time(config, db, mailbox: Mailbox, letters: int) -> int:
 def snapshot(db) -> dict:
     return {
         "conversations": sorted(db.execute("select message_id, conversation_id from messages")),
-        "threads": sorted(db.execute("select id, correspondent_id, status, opened_at, due_at from threads")),
+        "threads": sorted(db.execute("select * from threads"), key=repr),
         "members": sorted(db.execute("select thread_id, message_id, matched_by from thread_messages")),
-        "unmatched": sorted(db.execute("select message_id, correspondent_id, candidates from unmatched")),
+        "unmatched": sorted(db.execute("select * from unmatched"), key=repr),
+        "keys": sorted(db.execute("select message_id, key, role from message_keys")),
+        "links": sorted(db.execute("select message_id, target_id, rel from message_links")),
     }
 
 

@@ -22,6 +22,7 @@ import sqlite_utils
 # parse keeps only bracketed ids with an "@"; here blanks and absurd lengths are bogus too.
 # (notmuch and mu also link on ids such as "<yes>", which merges unrelated threads: we don't.)
 _VALID_ID = re.compile(r"^[^\s<>]+$")
+REBUILD_CHUNK = 20000  # messages whose conversation ``rebuild`` checks at a time
 
 
 def valid_id(value: str | None) -> bool:
@@ -113,8 +114,8 @@ def rebuild(db: sqlite_utils.Database) -> None:
         last = -1
         while True:
             chunk = db.execute(
-                "select rowid, message_id, conversation_id from messages where rowid > ? order by rowid limit 20000",
-                [last],
+                "select rowid, message_id, conversation_id from messages where rowid > ? order by rowid limit ?",
+                [last, REBUILD_CHUNK],
             ).fetchall()
             if not chunk:
                 break

@@ -27,6 +27,7 @@ or on request: a config change needs no re-import.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from dataclasses import dataclass
@@ -193,7 +194,6 @@ def refresh_overdue(db: sqlite_utils.Database, now: datetime | None = None) -> i
 
 def _rethread_all(db: sqlite_utils.Database, config: Config) -> None:
     conversations.rebuild(db)
-    db.execute("delete from message_links where rel = 'original'")
     Threader(db, config, full=True).run(None)
 
 
@@ -237,6 +237,9 @@ def scoped(correspondent_id: str, key: str) -> str:
 def scope_range(correspondent_id: str) -> tuple[str, str]:
     return f"@{correspondent_id}|", f"@{correspondent_id}}}"
 HORIZON = timedelta(days=550)
+# a full run that adds evidence for more messages than this drops message_keys' secondary
+# indexes and builds them again at the end (cheaper than updating them key by key)
+REBUILD_KEY_INDEX_AT = 10000
 
 # Full runs collect the derived rows here (columns, primary key), then write only the
 # difference to the real tables.
@@ -434,6 +437,7 @@ class MemoryLookup(Lookup):
         for items in self.by_conversation.values():
             items.sort()
         self.threads_by_date = sorted((d, t) for t, d in firsts.items())
+        self.first_dates = [d for d, _ in self.threads_by_date]
 
     def info(self, message_id: str) -> Info | None:
         return self.infos.get(message_id)
@@ -456,9 +460,16 @@ class MemoryLookup(Lookup):
         return shared
 
     def recent_threads(self, cid: str, until: str) -> list[str]:
-        before = sorted((item for item in self.threads_by_date if item[0] <= until), key=lambda x: x[1])
-        before.sort(key=lambda x: x[0], reverse=True)  # latest first, ties by id (as the SQL)
-        return [t for _, t in before[:5]]
+        # latest first, ties by id (as the SQL): the last dates up to ``until``, each date's
+        # threads in id order
+        dates = self.first_dates
+        end = bisect.bisect_right(dates, until)
+        found: list[str] = []
+        while end > 0 and len(found) < 5:
+            start = bisect.bisect_left(dates, dates[end - 1], 0, end)
+            found += [t for _, t in self.threads_by_date[start:end]]
+            end = start
+        return found[:5]
 
     def letter_threads(self, cid: str, letter_ids: list[str]) -> dict[str, str]:
         return {l: self.thread_of[l] for l in letter_ids if l in self.thread_of}
@@ -635,8 +646,13 @@ class Threader:
         db.conn.executemany(
             "insert or ignore into temp.wanted_keys (message_id, key, role) values (?, ?, ?)", bounce_keys
         )
+        stored = set(db.execute("select message_id, target_id, rel from message_links where rel = 'original'"))
         db.conn.executemany(
-            "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, ?)", links
+            "delete from message_links where message_id = ? and target_id = ? and rel = ?", sorted(stored - set(links))
+        )
+        db.conn.executemany(
+            "insert or ignore into message_links (message_id, target_id, rel) values (?, ?, ?)",
+            sorted(set(links) - stored),
         )
         # evidence, once per message a correspondent's letter or answer
         concerned = (
@@ -649,7 +665,7 @@ class Threader:
             f"select count(distinct w.message_id) from temp.wanted_keys w where {concerned}"
         ).fetchone()[0] - db.execute("select count(*) from message_keys where key = 'x:evidence'").fetchone()[0]
         indexes = []
-        if missing > max(10000, db.execute("select count(*) from message_keys").fetchone()[0] // 10):
+        if missing > max(REBUILD_KEY_INDEX_AT, db.execute("select count(*) from message_keys").fetchone()[0] // 10):
             indexes = db.execute(
                 "select name, sql from sqlite_master where type = 'index' and tbl_name = 'message_keys' "
                 "and sql is not null"
@@ -812,7 +828,7 @@ class Threader:
         named = set(last.values())
         existing: set[str] = set()
         for correspondent in self.config.correspondents:  # which of the named threads exist
-            letters, _, _ = self._full_letters(correspondent.slug)
+            letters, _, _ = self._full_letters(correspondent.slug, grouping=True)
             existing |= named & set(group_letters(letters.values(), correspondent.slug).values())
         found = {}
         for message_id, when, kind in self.q_in(
@@ -822,23 +838,27 @@ class Threader:
                 found[message_id] = (last[message_id], when, kind)
         return found
 
-    def _full_letters(self, cid: str) -> tuple[dict[str, Letter], dict[str, str], dict[str, list[str]]]:
-        """Full runs: every letter to ``cid``, its subject, and the evidence keys it leaves."""
+    def _full_letters(
+        self, cid: str, grouping: bool = False
+    ) -> tuple[dict[str, Letter], dict[str, str], dict[str, list[str]]]:
+        """Full runs: every letter to ``cid``, its subject, and the evidence keys it leaves
+        (only what ``group_letters`` reads when ``grouping``)."""
         key = f"to:{cid}"
         letters: dict[str, Letter] = {}
         subjects: dict[str, str] = {}
         for message_id, when, conversation_id, subject in self.q(
-            "select m.message_id, m.date, m.conversation_id, m.subject from temp.concerns k join messages m "
-            "on m.message_id = k.message_id where k.key = ? and k.role = 'letter'",
+            f"select m.message_id, m.date, m.conversation_id, {'null' if grouping else 'm.subject'} "
+            "from temp.concerns k join messages m on m.message_id = k.message_id where k.key = ? and k.role = 'letter'",
             [key],
         ):
             letters[message_id] = Letter(message_id, when, conversation_id, "", "", False)
             subjects[message_id] = subject
         evidence: dict[str, list[str]] = {}
+        wanted = "" if grouping else "(e.key >= 'd:' and e.key < 'd;') or (e.key >= 'r:' and e.key < 'r;') or "
         for message_id, found in self.q(
             "select e.message_id, e.key from temp.concerns k join message_keys e on e.message_id = k.message_id "
-            "and e.role = 'letter' where k.key = ? and k.role = 'letter' and (e.key = 'reminder' or "
-            "(e.key >= 'd:' and e.key < 'd;') or (e.key >= 'r:' and e.key < 'r;') or (e.key >= 's:' and e.key < 's;'))",
+            f"and e.role = 'letter' where k.key = ? and k.role = 'letter' and (e.key = 'reminder' or {wanted}"
+            "(e.key >= 's:' and e.key < 's;'))",
             [key],
         ):
             letter = letters.get(message_id)
@@ -849,7 +869,8 @@ class Threader:
                 continue
             if found.startswith("s:") and not letter.subject_key:
                 letter.subject_key = found[2:]
-            evidence.setdefault(message_id, []).append(found)
+            if not grouping:
+                evidence.setdefault(message_id, []).append(found)
         return letters, subjects, evidence
 
     def _full_messages(self, cid: str, kind: str, role: str) -> list[tuple]:

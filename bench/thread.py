@@ -7,6 +7,10 @@ acknowledgements, out-of-office replies, bounces and newsletters, over four year
 
     python3 bench/thread.py                 # 100,000 messages, 200 new ones one by one
     python3 bench/thread.py --messages 20000 --new 50 --keep /tmp/bench.db
+
+The full rethreads are measured again at the end, each in a fresh process on a copy of the
+database (as `tracker rethread` and the end of a first `tracker import` run them), for their
+peak memory: this process's own rows would hide it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import argparse
 import json
 import os
 import random
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -159,12 +166,41 @@ class Mailbox:
         return [row["message_id"] for row in rows]
 
 
+def rethread_alone(path: Path) -> int:
+    """Child process: a full rethread of the database at ``path`` (with this benchmark's
+    config), then one line with its time and the process's peak memory."""
+    config = config_module.load(write_config(path.parent))
+    db = store.open_db(config.database)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started, cpu = time.perf_counter(), time.process_time()
+    threading.rethread(db, config, None)
+    print(f"{time.perf_counter() - started:.2f} s ({time.process_time() - cpu:.2f} s CPU), peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB ({before:.0f} MB before)")
+    return 0
+
+
+def measure_alone(source: Path, label: str) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="tracker-bench-thread-alone-"))
+    try:
+        shutil.copyfile(source, folder / "bench.db")
+        result = subprocess.run(
+            [sys.executable, __file__, "--rethread-alone", str(folder / "bench.db")],
+            capture_output=True, text=True, check=False,
+        )
+        print(f"{label} in a fresh process: {result.stdout.strip() or result.stderr.strip()[-300:]}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--new", type=int, default=200, help="messages added one by one afterwards")
     parser.add_argument("--keep", type=Path, help="keep the database at this path")
+    parser.add_argument("--rethread-alone", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rethread_alone:
+        return rethread_alone(args.rethread_alone)
 
     folder = Path(tempfile.mkdtemp(prefix="tracker-bench-thread-"))
     config = config_module.load(write_config(folder))
@@ -174,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     mailbox.correspondence(args.messages)
     ids = mailbox.write(db)
     print(f"filled {len(ids):,} messages in {time.perf_counter() - started:.1f} s")
+    pristine = folder / "pristine.db"  # as an import leaves it, for the fresh-process measure
+    db.conn.execute(f"vacuum into '{pristine}'")
 
     started = time.perf_counter()
     threading.rethread(db, config, None)
@@ -213,8 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     threading.rethread(db, config, batch_ids)
     print(f"a sync of {len(batch_ids)} new messages: {(time.perf_counter() - started) * 1000:.0f} ms")
+    threaded = folder / "threaded.db"
+    db.conn.execute(f"vacuum into '{threaded}'")
     if args.keep:
-        db.conn.execute(f"vacuum into '{args.keep}'")
+        shutil.copyfile(threaded, args.keep)
+    db.close()
+    measure_alone(pristine, f"first full rethread of {len(ids):,} messages")
+    measure_alone(threaded, "full rethread (a config change)")
+    shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

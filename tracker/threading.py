@@ -20,9 +20,11 @@
 Every step re-derives only what the changed messages can affect (their conversations, the
 letters connected to them, the answers that share evidence with those letters), so the cost
 follows what a sync brought, not the size of the mailbox. ``None`` (or a config whose
-correspondents changed) re-derives everything, in memory; the evidence read from bodies is
-kept, and rows are re-classified (``classify.classify_row``) only when the coalition changed
-or on request: a config change needs no re-import.
+correspondents changed) re-derives everything: the keys that depend on the config in SQL,
+then one correspondent at a time (its letters, answers, bounces and their keys in memory,
+never the whole mailbox), and only the rows that changed are written. The evidence read from
+bodies is kept, and rows are re-classified (``classify.classify_row``) only when the
+coalition changed or on request: a config change needs no re-import.
 """
 
 from __future__ import annotations
@@ -668,7 +670,7 @@ class Threader:
         if missing > max(REBUILD_KEY_INDEX_AT, db.execute("select count(*) from message_keys").fetchone()[0] // 10):
             indexes = db.execute(
                 "select name, sql from sqlite_master where type = 'index' and tbl_name = 'message_keys' "
-                "and sql is not null"
+                "and sql is not null and sql not like 'create unique%'"
             ).fetchall()
             for name, _ in indexes:
                 db.execute(f'drop index "{name}"')

@@ -238,7 +238,7 @@ def scoped(correspondent_id: str, key: str) -> str:
 
 def scope_range(correspondent_id: str) -> tuple[str, str]:
     return f"@{correspondent_id}|", f"@{correspondent_id}}}"
-HORIZON = timedelta(days=550)
+HORIZON = timedelta(days=550)  # an answer found by evidence answers a letter of the last 18 months
 # a full run that adds evidence for more messages than this drops message_keys' secondary
 # indexes and builds them again at the end (cheaper than updating them key by key)
 REBUILD_KEY_INDEX_AT = 10000
@@ -253,7 +253,7 @@ FULL_TABLES = {
     ),
     "thread_messages": (("thread_id", "message_id", "matched_by"), ("thread_id", "message_id")),
     "unmatched": (("message_id", "correspondent_id", "candidates", "reason", "date"), ("message_id",)),
-}  # an answer found by evidence answers a letter of the last 18 months
+}
 
 
 @dataclass
@@ -783,9 +783,10 @@ class Threader:
         self.update_statuses(sorted(self.touched))
 
     def run_full(self) -> None:
-        """Everything, into empty ``threads``, ``thread_messages`` and ``unmatched``: one
-        correspondent at a time, holding in memory only that correspondent's letters, answers
-        and bounces (what its threads, placements and statuses need)."""
+        """Everything, one correspondent at a time, holding in memory only that correspondent's
+        letters, answers and bounces (what its threads, placements and statuses need). The rows
+        of ``threads``, ``thread_messages`` and ``unmatched`` are collected in temp tables, and
+        only the difference is written: the tables end as if emptied and filled again."""
         self.derive_all()
         db = self.db
         for name, (columns, key) in FULL_TABLES.items():

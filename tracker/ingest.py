@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import threading
-from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
@@ -182,56 +180,6 @@ class Ingester:
             if progress:
                 progress(total)
         return total
-
-
-def prefetched(items: Iterable[RawItem], budget: int, count: int) -> Iterator[RawItem]:
-    """``items`` read ahead by a thread while this one writes: an IMAP fetch waits on the
-    network, and without this the single writer would wait with it. At most ``count`` items
-    and ``budget`` bytes wait in between (always at least one item). ``items`` must not touch the database: the
-    connection belongs to this thread. Its errors come out here, after the items before them."""
-    queue: deque[RawItem] = deque()
-    ready = threading.Condition()
-    state = {"bytes": 0, "done": False, "stop": False, "error": None}
-
-    def produce() -> None:
-        try:
-            for item in items:
-                size = len(item.raw or b"")
-                with ready:
-                    while queue and (state["bytes"] + size > budget or len(queue) >= count) and not state["stop"]:
-                        ready.wait()
-                    if state["stop"]:
-                        return
-                    queue.append(item)
-                    state["bytes"] += size
-                    ready.notify_all()
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            state["error"] = exc
-        finally:
-            with ready:
-                state["done"] = True
-                ready.notify_all()
-
-    reader = threading.Thread(target=produce, name="tracker-prefetch", daemon=True)
-    reader.start()
-    try:
-        while True:
-            with ready:
-                while not queue and not state["done"]:
-                    ready.wait()
-                if not queue:
-                    if state["error"] is not None:
-                        raise state["error"]
-                    return
-                item = queue.popleft()
-                state["bytes"] -= len(item.raw or b"")
-                ready.notify_all()
-            yield item
-    finally:
-        with ready:
-            state["stop"] = True
-            ready.notify_all()
-        reader.join()  # the source (an IMAP connection) is the caller's again
 
 
 def sha256(raw: bytes) -> str:

@@ -365,10 +365,6 @@ def sync_folder(
 
             store_batches = ingester()
             items = fetch_items(client, folder, uidvalidity, todo, mailbox, store_batches.batch_bytes)
-            # the next bodies arrive while this batch is written (a batch ahead, half its bytes)
-            from ..ingest import prefetched
-
-            items = prefetched(items, store_batches.batch_bytes // 2, store_batches.batch_size)
             summary = store_batches.run(items, checkpoint=checkpoint, progress=progress)
             result.last_uid = max(result.last_uid, uids[-1])
     if uidnext is not None:

@@ -235,6 +235,25 @@ def test_oversized_message_is_quarantined_with_its_size(tmp_path, dovecot_module
     assert_same_as_clean(tmp_path, server, user, config, ids_of(letters), "max_message_size = 100000")
 
 
+def test_sync_with_parser_workers_stores_what_one_process_stores(tmp_path, dovecot_module):
+    """Batches large enough for the worker pool: what goes to the workers (IMAP arrival
+    times included) must cross the process boundary, and the result equal one process's."""
+    server = dovecot_module
+    user = server.add_user()
+    server.deliver(user, list(french_letters(120, seed=5)))
+    rows = {}
+    for workers in (1, 2):
+        config = make_config(tmp_path, server, user, "batch_size = 60", name=f"w{workers}")
+        db = store.open_db(config.database)
+        summary = imap.sync(db, config, workers=workers)
+        assert summary.new == 120
+        rows[workers] = [
+            db.execute("select message_id, date, direction, kind, body_text from messages order by 1").fetchall(),
+            db.execute("select message_id, key, role from message_keys order by 1, 2, 3").fetchall(),
+        ]
+    assert rows[1] == rows[2]
+
+
 def test_server_killed_mid_sync_then_restarted(tmp_path, dovecot_module):
     server = dovecot_module
     user = server.add_user()

@@ -153,7 +153,7 @@ def rethread(
     state = {
         "config": _fingerprint(config),
         "classify": json.dumps([sorted(config.coalition_addresses), sorted(config.coalition_domains)]),
-        "evidence": f"{EVIDENCE_VERSION} {config.timezone}",
+        "evidence": evidence_state(config),
     }
     stored = dict(db.execute("select key, value from threading_state").fetchall())
     if changed_message_ids is None or stored.get("config") != state["config"]:
@@ -749,15 +749,7 @@ class Threader:
         (read once) for each; a probe's date is not used."""
         keys: list[tuple[str, str, str]] = []
         for message_id, role, subject, when, body in rows:
-            if role == "letter":
-                found = matching.letter_keys(subject, body, _parse(when), self.tz)
-                if matching.is_reminder(subject):
-                    found.add("reminder")
-                    found |= {"rs:" + k[2:] for k in found if k.startswith("s:")}
-            else:
-                found = matching.probe_keys(subject, body)
-            keys += [(message_id, key, role) for key in found]
-            keys.append((message_id, "x:evidence", role))
+            keys += [(message_id, key, role) for key in evidence_keys(role, subject, when, body, self.tz)]
         return keys
 
     # -- the run -------------------------------------------------------------------------
@@ -1543,6 +1535,38 @@ def mark(
 
 
 # --- dates ---------------------------------------------------------------------------------
+
+
+def evidence_role(direction: str, kind: str, sender: str | None, to: Iterable[str | None],
+                  resolve: Resolver) -> str | None:
+    """"letter" or "probe" when a rethread reads this message's evidence (a letter to a
+    correspondent, an answer from one), else None: what ``derive_all`` calls concerned."""
+    if direction == "outgoing" and kind == "letter":
+        return "letter" if any(resolve(a) for a in to) else None
+    if direction == "incoming" and kind in ("reply", "acknowledgement", "auto_reply"):
+        return "probe" if resolve(sender) else None
+    return None
+
+
+def evidence_keys(role: str, subject: str | None, when: str | None, body: str | None, tz) -> list[str]:
+    """The evidence keys of one message and "x:evidence" (its body was read): for a letter
+    its subject, local date and references (and "reminder"); for an answer what it cites.
+    ``when`` is the stored ISO date; ``body`` the stored body text. Pure: the import's parser
+    workers call it for new messages, the threader for any message not read yet."""
+    body = (body or "")[: matching.BODY_LIMIT]
+    if role == "letter":
+        found = matching.letter_keys(subject, body, _parse(when), tz)
+        if matching.is_reminder(subject):
+            found.add("reminder")
+            found |= {"rs:" + k[2:] for k in found if k.startswith("s:")}
+    else:
+        found = matching.probe_keys(subject, body)
+    return [*found, "x:evidence"]
+
+
+def evidence_state(config: Config) -> str:
+    """What stored evidence was derived with (threading_state's "evidence")."""
+    return f"{EVIDENCE_VERSION} {config.timezone}"
 
 
 def _parse(text: str | datetime) -> datetime:

@@ -294,6 +294,17 @@ def write_tracker_config(folder: Path, database: Path) -> Path:
     return path
 
 
+def settle(maildir: Path) -> None:
+    """Write a freshly generated mailbox out to disk and read it once: the tool measured first
+    would otherwise share the disk with the kernel's write-back and the next one would not."""
+    os.sync()
+    for root, _dirs, files in os.walk(maildir):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                while handle.read(1 << 20):
+                    pass
+
+
 def count_messages(maildir: Path) -> int:
     """Messages in a Maildir and its Maildir++ sub-folders."""
     total = 0

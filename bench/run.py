@@ -106,6 +106,7 @@ def measure_size(
     """Every measurement at one mailbox size."""
     print(f"{size:,} messages:", file=sys.stderr)
     maildir, generator = common.build_mailbox(work / "Maildir", size, seed=seed)
+    common.settle(maildir)
     count = common.count_messages(maildir)
     disk = sum(f.stat().st_size for f in maildir.rglob("*") if f.is_file())
     results.put("mailbox", size, f"{count:,} msgs, {disk / 2**20:,.0f} MB")

@@ -218,6 +218,9 @@ def _reclassify(db: sqlite_utils.Database, config: Config) -> None:
         if (direction, kind) != (row["direction"], row["kind"]):
             updates.append((direction, kind, row["message_id"]))
     db.conn.executemany("update messages set direction = ?, kind = ? where message_id = ?", updates)
+    # evidence is read for a role (a letter's date and subject, an answer's citations): a
+    # message that changed role is read again
+    db.conn.executemany("delete from message_keys where message_id = ?", [(u[2],) for u in updates])
 
 
 # --- the threader --------------------------------------------------------------------------

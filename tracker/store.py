@@ -495,24 +495,21 @@ def write_batch(
     db: sqlite_utils.Database,
     results: Iterable[tuple[RawItem, ParsedMessage | str]],
     classify,
-    evidence=None,
 ) -> WriteSummary:
     """Store parsed messages (or quarantine reasons) in one transaction.
 
-    ``classify(msg, folder) -> (direction, kind)`` decides what the message is;
-    ``evidence(msg)``, when given, the (key, role) rows of message_keys the parser workers
-    already derived for it (``threading.evidence_keys``), or None.
+    ``classify(msg, folder) -> (direction, kind)`` decides what the message is.
     The caller commits any checkpoint in the same ``with db.conn:`` block.
     """
     summary = WriteSummary()
     with db.atomic():  # the index_later flag never outlives the batch, nor shows outside it
         after = _index_later(db)
-        _write_rows(db, results, classify, evidence or (lambda msg: None), summary)
+        _write_rows(db, results, classify, summary)
         _index_now(db, after)
     return summary
 
 
-def _write_rows(db: sqlite_utils.Database, results, classify, evidence, summary: WriteSummary) -> None:
+def _write_rows(db: sqlite_utils.Database, results, classify, summary: WriteSummary) -> None:
     stamp = now_iso()
     conn = db.conn
     for item, outcome in results:
@@ -571,8 +568,6 @@ def _write_rows(db: sqlite_utils.Database, results, classify, evidence, summary:
                         "update messages set direction = ?, kind = ? where message_id = ?",
                         (direction, kind, message_id),
                     )
-                    # its keys were read in its former role: the rethread reads them again
-                    conn.execute("delete from message_keys where message_id = ?", (message_id,))
                     summary.reclassified_message_ids.append(message_id)
             summary.known += 1
             continue
@@ -583,12 +578,6 @@ def _write_rows(db: sqlite_utils.Database, results, classify, evidence, summary:
             f"insert into messages ({columns}) values ({', '.join('?' * len(row))})",
             list(row.values()),
         )
-        read = evidence(outcome)
-        if read:
-            conn.executemany(
-                "insert or ignore into message_keys (message_id, key, role) values (?, ?, ?)",
-                [(message_id, key, role) for key, role in read],
-            )
         for role, people in (("to", outcome.to), ("cc", outcome.cc), ("bcc", outcome.bcc)):
             for position, person in enumerate(people):
                 conn.execute(

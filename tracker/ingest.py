@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
-from . import classify, parse, store
+from . import classify, parse, store, threading
 from .config import Config
 from .records import ParsedMessage
 from .store import RawItem, WriteSummary
@@ -46,23 +46,50 @@ def parse_item(raw: bytes | None) -> Outcome:
 
 
 Classification = tuple[str, str] | None  # (direction, kind) of a parsed message
+Evidence = list[tuple[str, str]] | None  # (key, role) rows of message_keys, when known
+Result = tuple[Outcome, Classification, Evidence]
 
 
-def _parse_chunk(
-    config: Config, pairs: list[tuple[bytes | None, str]]
-) -> list[tuple[Outcome, Classification]]:
-    """Parse and classify (both pure) messages found in their folders; runs in the workers,
-    so the single writer only writes."""
-    results: list[tuple[Outcome, Classification]] = []
-    for raw, folder in pairs:
+def _evidence(config: Config, msg: ParsedMessage, found: Classification, arrived_at: str | None) -> Evidence:
+    """The matching evidence the next rethread would read from this message's stored row,
+    derived here in the parser workers instead of afterwards in the single writer."""
+    if found is None or (msg.date is None and arrived_at is None):
+        return None  # its stored date is the moment it is written: the threader reads it then
+    role = threading.evidence_role(
+        found[0], found[1], msg.from_.address if msg.from_ else None, (a.address for a in msg.to),
+        _resolver(config),
+    )
+    if role is None:
+        return None
+    when = store.iso(msg.date) if msg.date is not None else arrived_at  # as the row will store it
+    return [(key, role) for key in threading.evidence_keys(role, msg.subject, when, msg.body_text, config.tz)]
+
+
+_RESOLVERS: dict[int, "threading.Resolver"] = {}
+
+
+def _resolver(config: Config) -> "threading.Resolver":
+    key = id(config.correspondents)
+    if key not in _RESOLVERS:
+        _RESOLVERS.clear()
+        _RESOLVERS[key] = threading.Resolver(config.correspondents)
+    return _RESOLVERS[key]
+
+
+def _parse_chunk(config: Config, items: list[tuple[bytes | None, str, str | None]]) -> list[Result]:
+    """Parse, classify and read matching evidence from (all pure) messages found in their
+    folders; runs in the workers, so the single writer only writes."""
+    results: list[Result] = []
+    for raw, folder, arrived_at in items:
         outcome = parse_item(raw)
-        found = None
+        found = evidence = None
         if not isinstance(outcome, str):
             try:
                 found = classify.classify(outcome, folder, config)
-            except Exception:  # noqa: BLE001 - the writer classifies again, and says why
-                found = None
-        results.append((outcome, found))
+                evidence = _evidence(config, outcome, found, arrived_at)
+            except Exception:  # noqa: BLE001 - the writer classifies again, the threader reads evidence
+                found = evidence = None
+        results.append((outcome, found, evidence))
     return results
 
 
@@ -101,7 +128,8 @@ class Ingester:
             self._pool = None
 
     def _submit(self, batch: list[RawItem]) -> list:
-        pairs = [(item.raw, item.folder) for item in batch]
+        # arrival times as text: IMAP's (imapclient's FixedOffset time zones) do not pickle
+        pairs = [(item.raw, item.folder, store.iso(item.arrived_at)) for item in batch]
         if self.workers <= 1 or len(batch) < POOL_THRESHOLD:
             return _parse_chunk(self.config, pairs)
         if self._pool is None:
@@ -114,9 +142,9 @@ class Ingester:
         ]
 
     @staticmethod
-    def _collect(pending: list) -> list[tuple[Outcome, Classification]]:
+    def _collect(pending: list) -> list[Result]:
         if pending and isinstance(pending[0], Future):
-            results: list[tuple[Outcome, Classification]] = []
+            results: list[Result] = []
             for future in pending:
                 results.extend(future.result())
             return results
@@ -130,18 +158,27 @@ class Ingester:
     def _write(
         self,
         batch: list[RawItem],
-        results: list[tuple[Outcome, Classification]],
+        results: list[Result],
         checkpoint: Checkpoint | None,
     ) -> WriteSummary:
-        found = {id(outcome): known for outcome, known in results if known is not None}
+        found = {id(outcome): known for outcome, known, _ in results if known is not None}
 
         def classified(msg: ParsedMessage, folder: str) -> tuple[str, str]:
             return found.get(id(msg)) or classify.classify(msg, folder, self.config)
 
         with self.db.atomic():
             summary = store.write_batch(
-                self.db, zip(batch, (outcome for outcome, _ in results)), classified
+                self.db, zip(batch, (outcome for outcome, _, _ in results)), classified
             )
+            if summary.new_message_ids:
+                # kept aside for this run's rethread, which would otherwise read every body again
+                read: dict[str, Evidence] = {}
+                for outcome, _, evidence in results:
+                    if not isinstance(outcome, str):
+                        read.setdefault(outcome.message_id, evidence)  # the first copy is the one stored
+                threading.stage_evidence(
+                    self.db, [(m, *row) for m in summary.new_message_ids for row in read.get(m) or ()]
+                )
             if checkpoint is not None:
                 checkpoint(batch)
         return summary

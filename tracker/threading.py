@@ -170,6 +170,7 @@ def rethread(
             db.conn.executemany(
                 "insert or replace into threading_state (key, value) values (?, ?)", list(state.items())
             )
+            db.execute("drop table if exists temp.staged_evidence")
         return
     changed = [m for m in dict.fromkeys(changed_message_ids) if m]
     with db.atomic():
@@ -177,6 +178,25 @@ def rethread(
             affected = conversations.update(db, changed)
             Threader(db, config).run(affected)
         refresh_overdue(db)
+        db.execute("drop table if exists temp.staged_evidence")
+
+
+def stage_evidence(db: sqlite_utils.Database, rows: list[tuple[str, str, str]]) -> None:
+    """Keep (message_id, key, role) rows of matching evidence, read by the import's parser
+    workers (``evidence_keys``), for this connection's next rethread, which then reads those
+    bodies no more. A temporary table: appending to it costs little, and a run that dies
+    loses it, its rethread reading the bodies itself."""
+    if rows:
+        db.execute("create temp table if not exists staged_evidence (message_id text, key text, role text)")
+        db.conn.executemany("insert into temp.staged_evidence (message_id, key, role) values (?, ?, ?)", rows)
+
+
+def _staged(db: sqlite_utils.Database) -> bool:
+    """Whether evidence is staged (``stage_evidence``); indexed once, when it is read."""
+    if db.execute("select 1 from sqlite_temp_master where type = 'table' and name = 'staged_evidence'").fetchone():
+        db.execute("create index if not exists temp.staged_evidence_message on staged_evidence (message_id)")
+        return True
+    return False
 
 
 def refresh_overdue(db: sqlite_utils.Database, now: datetime | None = None) -> int:
@@ -677,6 +697,15 @@ class Threader:
             ).fetchall()
             for name, _ in indexes:
                 db.execute(f'drop index "{name}"')
+        if _staged(db):
+            # what the parser workers read, for messages concerned in the role they read it in
+            db.execute(
+                "insert or ignore into message_keys (message_id, key, role) select s.message_id, s.key, "
+                f"s.role from (select w.message_id, max(w.role) as role from temp.wanted_keys w where {concerned} "
+                "and not exists(select 1 from message_keys k where k.message_id = w.message_id and "
+                "k.key = 'x:evidence') group by w.message_id) p join temp.staged_evidence s on "
+                "s.message_id = p.message_id and s.role = p.role order by s.message_id, s.key"
+            )
         last = ""
         while True:
             page = db.execute(
@@ -736,6 +765,13 @@ class Threader:
     def _evidence(self, wanted: dict[str, tuple[str, str, str | None]]) -> list[tuple[str, str, str]]:
         keys: list[tuple[str, str, str]] = []
         ids = sorted(wanted)
+        if _staged(self.db):  # read by the parser workers, in the role this run reads them in
+            staged = [row for row in self.q_in(
+                "select message_id, key, role from temp.staged_evidence where message_id in ({in_})", ids
+            ) if row[2] == wanted[row[0]][0]]
+            keys += staged
+            read = {m for m, _, _ in staged}
+            ids = [m for m in ids if m not in read]
         for chunk in _chunks(ids):
             keys += self._evidence_keys(
                 (message_id, *wanted[message_id], body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -93,3 +94,27 @@ def test_bad_answered_on_date_names_the_option(tmp_path):
     store.open_db(tmp_path / "tracker.db").conn.close()
     result = CliRunner().invoke(cli, ["--config", str(config), "mark", "t-0", "--answered-on", "bad"])
     assert result.exit_code == 2 and "--answered-on" in result.output and "--as-of" not in result.output
+
+
+def test_a_run_does_not_import_numpy_or_pandas(tmp_path):
+    """sqlite-utils imports them when installed, for types tracker never hands it: a run
+    (here an import of the demo mailbox, then a report) must start without them."""
+    from tracker import demo
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path)
+    mailbox = Path(demo.__file__).resolve().parent / "mailbox"
+    code = (
+        "import sys\n"
+        "from tracker.cli import cli\n"
+        "for args in (['import', '--quiet', sys.argv[2]], ['report', 'unanswered']):\n"
+        "    try:\n"
+        "        cli(['--config', sys.argv[1], *args])\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, exc.code\n"
+        "print(sorted(n for n in ('numpy', 'pandas', 'sqlite_utils') if sys.modules.get(n) is not None))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(config), str(mailbox)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['sqlite_utils']"

@@ -223,3 +223,12 @@ def test_import_while_another_run_holds_the_lock_exits_75_touching_nothing(tmp_p
     assert "another tracker run is in progress (sync" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "tracker.db").exists()
+
+
+def test_the_import_writes_every_column_of_messages():
+    """store.MESSAGE_COLUMNS (the insert's column list) is the table's, in its order: a
+    column added by a migration must be written by the import too."""
+    from tracker import store
+
+    db = store.open_db(":memory:")
+    assert [column.name for column in db["messages"].columns] == list(store.MESSAGE_COLUMNS)

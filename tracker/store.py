@@ -455,40 +455,53 @@ def known_sha256(db: sqlite_utils.Database) -> set[str]:
     return {row[0] for row in db.execute("select sha256 from raw_messages").fetchall()}
 
 
-def _message_row(item: RawItem, msg: ParsedMessage, direction: str, kind: str) -> dict:
+MESSAGE_COLUMNS = (
+    "message_id", "sha256", "conversation_id", "date", "date_original", "date_source", "from_address",
+    "from_name", "subject", "subject_normalized", "direction", "kind", "in_reply_to", "refs", "body_text",
+    "body_html", "attachment_count", "size", "folders", "headers", "delivery_reports", "original_message_id",
+    "is_delivery_report", "message_id_synthetic", "defects", "imported_at",
+)
+_INSERT_MESSAGE = (
+    f"insert into messages ({', '.join(f'[{c}]' for c in MESSAGE_COLUMNS)}) "
+    f"values ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+)
+
+
+def _message_row(item: RawItem, msg: ParsedMessage, direction: str, kind: str, stamp: str) -> tuple:
+    """The values of MESSAGE_COLUMNS for a new message, imported at ``stamp``."""
     date = msg.date
     date_source = "header"
     if date is None:
         date = item.arrived_at or datetime.now(timezone.utc)
         date_source = "arrival"
-    return {
-        "message_id": msg.message_id,
-        "sha256": msg.sha256,
-        "conversation_id": None,
-        "date": iso(date),
-        "date_original": date.isoformat(timespec="seconds") if date.tzinfo else iso(date),
-        "date_source": date_source,
-        "from_address": msg.from_.address if msg.from_ else None,
-        "from_name": msg.from_.name if msg.from_ else None,
-        "subject": msg.subject,
-        "subject_normalized": msg.subject_normalized,
-        "direction": direction,
-        "kind": kind,
-        "in_reply_to": msg.in_reply_to,
-        "refs": json.dumps(msg.references),
-        "body_text": msg.body_text,
-        "body_html": msg.body_html,
-        "attachment_count": len(msg.attachments),
-        "size": msg.size,
-        "folders": json.dumps([item.folder]),
-        "headers": json.dumps(msg.headers, ensure_ascii=False),
-        "delivery_reports": json.dumps([asdict(r) for r in msg.delivery_reports]),
-        "original_message_id": msg.original_message_id,
-        "is_delivery_report": int(msg.is_delivery_report),
-        "message_id_synthetic": int(msg.message_id_synthetic),
-        "defects": json.dumps(msg.defects),
-        "imported_at": now_iso(),
-    }
+    return (
+        msg.message_id,
+        msg.sha256,
+        None,
+        iso(date),
+        date.isoformat(timespec="seconds") if date.tzinfo else iso(date),
+        date_source,
+        msg.from_.address if msg.from_ else None,
+        msg.from_.name if msg.from_ else None,
+        msg.subject,
+        msg.subject_normalized,
+        direction,
+        kind,
+        msg.in_reply_to,
+        json.dumps(msg.references),
+        msg.body_text,
+        msg.body_html,
+        len(msg.attachments),
+        msg.size,
+        json.dumps([item.folder]),
+        json.dumps(msg.headers, ensure_ascii=False),
+        json.dumps([asdict(r) for r in msg.delivery_reports]) if msg.delivery_reports else "[]",
+        msg.original_message_id,
+        int(msg.is_delivery_report),
+        int(msg.message_id_synthetic),
+        json.dumps(msg.defects) if msg.defects else "[]",
+        stamp,
+    )
 
 
 def write_batch(
@@ -572,12 +585,7 @@ def _write_rows(db: sqlite_utils.Database, results, classify, summary: WriteSumm
             summary.known += 1
             continue
         direction, kind = classify(outcome, item.folder)
-        row = _message_row(item, outcome, direction, kind)
-        columns = ", ".join(f"[{c}]" for c in row)
-        conn.execute(
-            f"insert into messages ({columns}) values ({', '.join('?' * len(row))})",
-            list(row.values()),
-        )
+        conn.execute(_INSERT_MESSAGE, _message_row(item, outcome, direction, kind, stamp))
         for role, people in (("to", outcome.to), ("cc", outcome.cc), ("bcc", outcome.bcc)):
             for position, person in enumerate(people):
                 conn.execute(

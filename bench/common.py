@@ -680,12 +680,12 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 # (label, markers): a CPU sample goes to the first label one of whose markers is in its stack
 PROFILE_CATEGORIES = [
     ("PDF text extraction (pypdf)", ("pypdf/",)),
-    ("flanker MIME scanner (tokenize: every line of the message, attachments included)",
-     ("flanker/mime/message/scanner.py",)),
+    ("flanker MIME scanner (walking the parts)", ("flanker/mime/message/scanner.py",)),
     ("flanker address parser (ply)", ("flanker/addresslib", "ply/")),
     ("flanker other (headers, bodies, charsets)", ("flanker/",)),
-    ("tracker.parse own code (charsets, attachments, hashes)", ("tracker/parse.py",)),
-    ("classify (writer)", ("tracker/classify.py",)),
+    ("tracker.parse own code (MIME tokens, charsets, attachments, hashes)", ("tracker/parse.py",)),
+    ("classify (parser workers)", ("tracker/classify.py",)),
+    ("matching evidence (parser workers)", ("_evidence (tracker/ingest.py",)),
     ("rethread (conversations, threads, statuses)", ("tracker/threading.py", "tracker/conversations.py",
                                                      "tracker/status.py")),
     ("store.write_batch and commits (SQLite, FTS indexing)", ("write_batch", "Database.atomic")),

@@ -20,11 +20,16 @@ EVIDENCE = "not (key >= 'to:' and key < 'to;' or key >= 'cc:' and key < 'cc;' or
     "key < 'from;' or key >= 'bounce:' and key < 'bounce;' or key >= '@' and key < 'A')"
 
 
-def _config(folder: Path):
+def _config(folder: Path, timezone: str = "Europe/Paris"):
+    """The demo's config with its database in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     text = demo.CONFIG.read_text(encoding="utf-8")
+    assert 'timezone = "Europe/Paris"' in text
     (folder / "tracker.toml").write_text(
-        text.replace('database = "tracker.db"', f'database = "{folder / "tracker.db"}"'), encoding="utf-8"
+        text.replace('database = "tracker.db"', f'database = "{folder / "tracker.db"}"').replace(
+            'timezone = "Europe/Paris"', f'timezone = "{timezone}"'
+        ),
+        encoding="utf-8",
     )
     return config_module.load(folder / "tracker.toml")
 
@@ -133,4 +138,19 @@ def test_a_run_that_dies_before_its_rethread_leaves_the_next_run_to_read_the_bod
     threading.rethread(db, config, store.unthreaded(db))
     assert len(bodies_read) > 100
     reference = _import(_config(tmp_path / "reference"), MAILBOX)
+    assert _threading_tables(db) == _threading_tables(reference)
+
+
+def test_evidence_staged_with_another_time_zone_is_not_used(tmp_path, bodies_read):
+    """A letter's date key is its local date: evidence the workers read for Paris is no good
+    to a rethread in Cayenne on the same connection (a program, not the command line)."""
+    paris = _config(tmp_path / "db")
+    db = store.open_db(paris.database)
+    with ingest.Ingester(db, paris, workers=2, batch_size=25) as ingester:
+        ingester.run(local.items([MAILBOX], lambda source, folder: set()))
+    cayenne = _config(tmp_path / "db", "America/Cayenne")
+    assert cayenne.database == paris.database
+    threading.rethread(db, cayenne, store.unthreaded(db))
+    assert len(bodies_read) > 100
+    reference = _reference(_config(tmp_path / "reference", "America/Cayenne"), MAILBOX)
     assert _threading_tables(db) == _threading_tables(reference)

@@ -177,7 +177,7 @@ class Ingester:
                     if not isinstance(outcome, str):
                         read.setdefault(outcome.message_id, evidence)  # the first copy is the one stored
                 threading.stage_evidence(
-                    self.db, [(m, *row) for m in summary.new_message_ids for row in read.get(m) or ()]
+                    self.db, self.config, [(m, *row) for m in summary.new_message_ids for row in read.get(m) or ()]
                 )
             if checkpoint is not None:
                 checkpoint(batch)

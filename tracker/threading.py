@@ -170,7 +170,7 @@ def rethread(
             db.conn.executemany(
                 "insert or replace into threading_state (key, value) values (?, ?)", list(state.items())
             )
-            db.execute("drop table if exists temp.staged_evidence")
+            _unstage(db)
         return
     changed = [m for m in dict.fromkeys(changed_message_ids) if m]
     with db.atomic():
@@ -178,25 +178,40 @@ def rethread(
             affected = conversations.update(db, changed)
             Threader(db, config).run(affected)
         refresh_overdue(db)
-        db.execute("drop table if exists temp.staged_evidence")
+        _unstage(db)
 
 
-def stage_evidence(db: sqlite_utils.Database, rows: list[tuple[str, str, str]]) -> None:
+def stage_evidence(db: sqlite_utils.Database, config: Config, rows: list[tuple[str, str, str]]) -> None:
     """Keep (message_id, key, role) rows of matching evidence, read by the import's parser
-    workers (``evidence_keys``), for this connection's next rethread, which then reads those
-    bodies no more. A temporary table: appending to it costs little, and a run that dies
-    loses it, its rethread reading the bodies itself."""
-    if rows:
-        db.execute("create temp table if not exists staged_evidence (message_id text, key text, role text)")
-        db.conn.executemany("insert into temp.staged_evidence (message_id, key, role) values (?, ?, ?)", rows)
+    workers (``evidence_keys``) with ``config``, for this connection's next rethread, which
+    then reads those bodies no more. A temporary table: appending to it costs little, and a
+    run that dies loses it, its rethread reading the bodies itself."""
+    if not rows:
+        return
+    db.execute("create temp table if not exists staged_evidence (message_id text, key text, role text)")
+    db.execute("create temp table if not exists staged_evidence_state (value text not null)")
+    state = evidence_state(config)
+    if db.execute("select value from temp.staged_evidence_state").fetchall() != [(state,)]:
+        db.execute("delete from temp.staged_evidence")  # read in another time zone, by other code
+        db.execute("delete from temp.staged_evidence_state")
+        db.execute("insert into temp.staged_evidence_state (value) values (?)", [state])
+    db.conn.executemany("insert into temp.staged_evidence (message_id, key, role) values (?, ?, ?)", rows)
 
 
-def _staged(db: sqlite_utils.Database) -> bool:
-    """Whether evidence is staged (``stage_evidence``); indexed once, when it is read."""
-    if db.execute("select 1 from sqlite_temp_master where type = 'table' and name = 'staged_evidence'").fetchone():
-        db.execute("create index if not exists temp.staged_evidence_message on staged_evidence (message_id)")
-        return True
-    return False
+def _staged(db: sqlite_utils.Database, config: Config) -> bool:
+    """Whether evidence read with ``config`` is staged (``stage_evidence``); indexed once,
+    when it is read."""
+    if not db.execute("select 1 from sqlite_temp_master where type = 'table' and name = 'staged_evidence'").fetchone():
+        return False
+    if db.execute("select value from temp.staged_evidence_state").fetchall() != [(evidence_state(config),)]:
+        return False
+    db.execute("create index if not exists temp.staged_evidence_message on staged_evidence (message_id)")
+    return True
+
+
+def _unstage(db: sqlite_utils.Database) -> None:
+    db.execute("drop table if exists temp.staged_evidence")
+    db.execute("drop table if exists temp.staged_evidence_state")
 
 
 def refresh_overdue(db: sqlite_utils.Database, now: datetime | None = None) -> int:
@@ -697,7 +712,7 @@ class Threader:
             ).fetchall()
             for name, _ in indexes:
                 db.execute(f'drop index "{name}"')
-        if _staged(db):
+        if _staged(db, self.config):
             # what the parser workers read, for messages concerned in the role they read it in
             db.execute(
                 "insert or ignore into message_keys (message_id, key, role) select s.message_id, s.key, "
@@ -765,7 +780,7 @@ class Threader:
     def _evidence(self, wanted: dict[str, tuple[str, str, str | None]]) -> list[tuple[str, str, str]]:
         keys: list[tuple[str, str, str]] = []
         ids = sorted(wanted)
-        if _staged(self.db):  # read by the parser workers, in the role this run reads them in
+        if _staged(self.db, self.config):  # read by the parser workers, in the role this run reads them in
             staged = [row for row in self.q_in(
                 "select message_id, key, role from temp.staged_evidence where message_id in ({in_})", ids
             ) if row[2] == wanted[row[0]][0]]

@@ -32,7 +32,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import jinja2
 import sqlite_utils
@@ -153,12 +153,16 @@ def _belongs(address: str, correspondent: Correspondent) -> bool:
 
 
 def thread_states(
-    db: sqlite_utils.Database, config: Config, as_of: datetime | None = None
+    db: sqlite_utils.Database,
+    config: Config,
+    as_of: datetime | None = None,
+    keep: Callable[[status.ThreadState], bool] | None = None,
 ) -> list[Thread]:
     """Every thread that existed at ``as_of`` (default now), oldest first, as
     ``threading.decide`` sees it from the messages and marks dated up to then (the same
     decision as ``tracker threads --as-of``). Threads of a correspondent no longer in the
-    config are left out, as ``tracker threads`` does."""
+    config are left out, as ``tracker threads`` does; so are those whose state ``keep``
+    refuses, before their messages are read out."""
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(config.tz)
     to_addresses: dict[str, list[str]] = {}
     for message_id, address in db.execute(
@@ -169,6 +173,8 @@ def thread_states(
     threads = []
     for view in threading.thread_views(db, config, as_of):
         correspondent, mine, state = view.correspondent, view.members, view.state
+        if keep is not None and not keep(state):
+            continue
         # (message_id, date, direction, kind, matched_by), as threading reads its members
         replies = [
             _parse_stored(when) for _, when, direction, kind, matched_by in mine
@@ -220,7 +226,7 @@ class Unanswered:
 def unanswered(db: sqlite_utils.Database, config: Config, as_of: datetime | None = None) -> Unanswered:
     """The overdue and bounced threads at ``as_of`` (default now)."""
     as_of = (as_of or datetime.now(timezone.utc)).astimezone(config.tz)
-    threads = thread_states(db, config, as_of)
+    threads = thread_states(db, config, as_of, keep=lambda state: state.overdue or state.status == "bounced")
     overdue = [t for t in threads if t.overdue]
     overdue.sort(key=lambda t: (t.state.first_unanswered_at, t.id))
     bounced = [t for t in threads if t.status == "bounced"]

@@ -254,6 +254,92 @@ def test_sync_with_parser_workers_stores_what_one_process_stores(tmp_path, dovec
     assert rows[1] == rows[2]
 
 
+UNDATED = """\
+From: Cabinet <cabinet@justice.gouv.fr>
+To: Collectif <coordination@collectif.example.org>
+Subject: Re: Demande de rendez-vous ({n})
+Message-ID: <undated-{n}@justice.gouv.fr>
+Content-Type: text/plain; charset=utf-8
+
+Sans en-tete Date : la date est celle de l'arrivee.
+"""
+
+
+def test_a_large_folder_fetched_by_another_process_stores_what_the_writer_fetches(tmp_path, dovecot_module):
+    """Above two batches a folder is fetched by a forked process over its own connection
+    (``imap.fetch_elsewhere``): the rows must equal those of a sync that fetches in the
+    writer, arrival times of undated messages included."""
+    from datetime import datetime, timedelta, timezone
+
+    server = dovecot_module
+    user = server.add_user()
+    server.deliver(user, list(french_letters(150, seed=9)))
+    paris = timezone(timedelta(hours=2))
+    with server.client(user) as client:
+        for n in range(3):
+            client.append("INBOX", UNDATED.format(n=n).encode(), msg_time=datetime(2025, 6, 2 + n, 9, 30, tzinfo=paris))
+    rows, fetched_elsewhere = {}, []
+    original = imap.fetch_elsewhere
+
+    def recording(*args, **kwargs):
+        fetched_elsewhere.append(args[1])
+        yield from original(*args, **kwargs)
+
+    for batch_size in (20, 500):
+        config = make_config(tmp_path, server, user, f"batch_size = {batch_size}", name=f"b{batch_size}")
+        db = store.open_db(config.database)
+        imap.fetch_elsewhere = recording
+        try:
+            assert imap.sync(db, config, workers=2).new == 153
+        finally:
+            imap.fetch_elsewhere = original
+        rows[batch_size] = [
+            db.execute("select * from messages order by message_id").fetchall(),
+            db.execute("select source, folder, key, sha256, message_id, arrived_at from message_locations "
+                       "order by key").fetchall(),
+            db.execute("select message_id, key, role from message_keys order by 1, 2, 3").fetchall(),
+            db.execute("select sha256, raw from raw_messages order by sha256").fetchall(),
+        ]
+        undated = db.execute(
+            "select date, date_original, date_source from messages where message_id like 'undated-%' order by 1"
+        ).fetchall()
+        # (Dovecot keeps INTERNALDATE as a file time: it answers in its own zone, UTC here)
+        assert undated[0][0] == "2025-06-02T07:30:00+00:00" and undated[0][2] == "arrival"
+    assert fetched_elsewhere == ["INBOX"]  # the first sync only: 153 messages are more than two batches of 20
+    imported_at = [c[1] for c in store.open_db(config.database).execute("pragma table_info(messages)")].index(
+        "imported_at"
+    )
+    for table in rows.values():
+        table[0] = [row[:imported_at] + row[imported_at + 1:] for row in table[0]]
+    assert rows[20] == rows[500]
+
+
+def test_arrival_times_cross_to_the_writer_with_their_offset():
+    """imapclient's INTERNALDATE time zone does not pickle: the fetching process hands over
+    the same moment with the same offset."""
+    import pickle
+    from datetime import datetime
+
+    from imapclient.fixed_offset import FixedOffset
+
+    moment = datetime(2025, 6, 2, 9, 30, tzinfo=FixedOffset(120))
+    with pytest.raises(TypeError):  # it pickles, but cannot be unpickled
+        pickle.loads(pickle.dumps(moment))
+    crossed = pickle.loads(pickle.dumps(imap._portable_time(moment)))
+    assert crossed == moment and crossed.isoformat() == "2025-06-02T09:30:00+02:00"
+    assert imap._portable_time(None) is None
+
+
+def test_a_failure_that_does_not_pickle_reaches_the_writer_as_a_lost_connection():
+    class Odd(Exception):  # local: pickle cannot find it again
+        pass
+
+    crossed = imap._portable_error(Odd("socket closed by peer"))
+    assert isinstance(crossed, ConnectionError) and "Odd: socket closed by peer" in str(crossed)
+    timeout = TimeoutError("timed out")
+    assert imap._portable_error(timeout) is timeout
+
+
 def test_server_killed_mid_sync_then_restarted(tmp_path, dovecot_module):
     server = dovecot_module
     user = server.add_user()

@@ -314,6 +314,19 @@ def test_a_large_folder_fetched_by_another_process_stores_what_the_writer_fetche
     assert rows[20] == rows[500]
 
 
+def test_the_waiting_connection_is_kept_alive_while_another_process_fetches(tmp_path, dovecot_module, monkeypatch):
+    server = dovecot_module
+    user = server.add_user()
+    server.deliver(user, list(french_letters(90, seed=13)))
+    noops = []
+    monkeypatch.setattr(imap, "KEEP_ALIVE", 0)
+    original = imap.IMAPClient.noop
+    monkeypatch.setattr(imap.IMAPClient, "noop", lambda self: noops.append(1) or original(self))
+    config = make_config(tmp_path, server, user, "batch_size = 10")
+    assert imap.sync(store.open_db(config.database), config, workers=1).new == 90
+    assert noops  # a NOOP at each batch handed over, with KEEP_ALIVE at 0
+
+
 def test_arrival_times_cross_to_the_writer_with_their_offset():
     """imapclient's INTERNALDATE time zone does not pickle: the fetching process hands over
     the same moment with the same offset."""

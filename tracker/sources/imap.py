@@ -26,6 +26,7 @@ import queue
 import socket
 import ssl
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -331,13 +332,15 @@ def fetch_items(
 
 # -- fetching in a process of its own -------------------------------------------------------
 #
-# A first sync of a large folder spends a third of the writer's time reading IMAP responses
-# (imaplib, imapclient), and the writer is the longest chain of the pipeline. Above two
-# batches, a forked process with a connection of its own fetches the bodies and hands them
-# over, a few batches ahead, through a bounded queue; the writer only writes. A thread would
-# not do: it holds the same interpreter lock (measured slower).
+# A first sync of a large folder spent over a quarter of the writer's time reading IMAP
+# responses (imaplib, imapclient), and the writer is the longest chain of the pipeline. Above
+# two batches, a forked process with a connection of its own fetches the bodies and hands them
+# over, a few batches ahead, through a bounded queue. A thread would not do: it holds the same
+# interpreter lock (measured slower). The first connection waits meanwhile, kept alive by a
+# NOOP a minute (servers drop idle connections).
 
 FETCH_AHEAD = 2  # handed-over batches the fetching process may hold before the writer takes them
+KEEP_ALIVE = 60  # seconds between NOOPs on the waiting connection
 
 
 def fetch_elsewhere(
@@ -347,10 +350,12 @@ def fetch_elsewhere(
     uids: list[int],
     mailbox: Mailbox,
     batch_bytes: int,
+    keep_alive: Callable[[], object] | None = None,
 ) -> Iterator[RawItem]:
     """``fetch_items`` run by a forked process over its own connection; the same items in the
     same order. Its failures are raised here, as the same exceptions (``explain`` reads
-    them); it ends with the generator, and on its own if this process dies."""
+    them); it ends with the generator, and on its own if this process dies. ``keep_alive()``
+    is called every ``KEEP_ALIVE`` seconds meanwhile."""
     context = multiprocessing.get_context("fork")
     handed = context.Queue(maxsize=FETCH_AHEAD)
     child = context.Process(
@@ -360,8 +365,12 @@ def fetch_elsewhere(
         daemon=True,
     )
     child.start()
+    alive = time.monotonic()
     try:
         while True:
+            if keep_alive is not None and time.monotonic() - alive > KEEP_ALIVE:
+                keep_alive()
+                alive = time.monotonic()
             try:
                 kind, payload = handed.get(timeout=1)
             except queue.Empty:
@@ -481,7 +490,9 @@ def sync_folder(
 
             store_batches = ingester()
             if connect_again is not None and len(todo) > 2 * mailbox.batch_size:
-                items = fetch_elsewhere(connect_again, folder, uidvalidity, todo, mailbox, store_batches.batch_bytes)
+                items = fetch_elsewhere(
+                    connect_again, folder, uidvalidity, todo, mailbox, store_batches.batch_bytes, client.noop
+                )
             else:
                 items = fetch_items(client, folder, uidvalidity, todo, mailbox, store_batches.batch_bytes)
             summary = store_batches.run(items, checkpoint=checkpoint, progress=progress)

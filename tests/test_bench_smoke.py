@@ -41,3 +41,17 @@ def test_the_harness_runs_every_measurement_at_its_smallest_size() -> None:
         assert row is not None, f"{measure} missing from the table:\n{run.stdout}"
         assert re.search(r"\|\s*[\d,.]+x?\s*\|\s*$", row), f"no figure in: {row}"
     assert "Machine: " in run.stdout and "Versions: " in run.stdout
+    # small sizes alternate tracker and notmuch (two rounds when quick): each round's ratio
+    row = next(line for line in run.stdout.splitlines() if "notmuch new, each round" in line)
+    assert re.search(r"[\d.]+x–[\d.]+x \(2 rounds\)", row), row
+
+
+def test_the_median_round_is_shown_with_the_highest_peak_memory() -> None:
+    from bench import common
+    from bench.run import _median
+
+    runs = [common.Measurement(seconds, peak, peak, 0) for seconds, peak in ((3.0, 100), (1.0, 300), (2.0, 200))]
+    middle = _median(runs)
+    assert (middle.seconds, middle.peak_tree_mb) == (2.0, 300)
+    assert _median(runs[:2]).seconds == 1.0  # of two, the faster
+    assert _median([]) is None

@@ -17,6 +17,7 @@ each message. Messages deleted on the server stay in the database.
 
 from __future__ import annotations
 
+import gc
 import imaplib
 import logging
 import multiprocessing
@@ -356,6 +357,10 @@ def fetch_elsewhere(
     same order. Its failures are raised here, as the same exceptions (``explain`` reads
     them); it ends with the generator, and on its own if this process dies. ``keep_alive()``
     is called every ``KEEP_ALIVE`` seconds meanwhile."""
+    # what both processes hold is left out of the cyclic collector's passes while they share it:
+    # its passes would write to every object, making each page a copy (the fetching process
+    # added 60 MB to a first 10k sync without this, 35 MB with it)
+    gc.freeze()
     context = multiprocessing.get_context("fork")
     handed = context.Queue(maxsize=FETCH_AHEAD)
     child = context.Process(
@@ -389,6 +394,7 @@ def fetch_elsewhere(
         child.join(timeout=10)
         handed.close()
         handed.cancel_join_thread()
+        gc.unfreeze()
 
 
 def _fetcher(handed, connect_again, folder, uidvalidity, uids, mailbox, batch_bytes, parent) -> None:

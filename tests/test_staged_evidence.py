@@ -14,10 +14,9 @@ import pytest
 from tracker import config as config_module
 from tracker import demo, ingest, store, threading
 from tracker.sources import local
+from tests.test_rethread_reclassify import _evidence
 
 MAILBOX = Path(demo.__file__).resolve().parent / "mailbox"
-EVIDENCE = "not (key >= 'to:' and key < 'to;' or key >= 'cc:' and key < 'cc;' or key >= 'from:' and " \
-    "key < 'from;' or key >= 'bounce:' and key < 'bounce;' or key >= '@' and key < 'A')"
 
 
 def _config(folder: Path, timezone: str = "Europe/Paris"):
@@ -32,10 +31,6 @@ def _config(folder: Path, timezone: str = "Europe/Paris"):
         encoding="utf-8",
     )
     return config_module.load(folder / "tracker.toml")
-
-
-def _evidence(db) -> list[tuple]:
-    return db.execute(f"select message_id, key, role from message_keys where {EVIDENCE} order by 1, 2, 3").fetchall()
 
 
 def _threading_tables(db) -> dict[str, list[tuple]]:

@@ -322,7 +322,7 @@ def build_mailbox(out: Path, messages: int, *, seed: int = 1) -> tuple[Path, str
     project's reference for realistic mail); otherwise the small one here.
     """
     try:
-        from tracker.demo.generate import generate_bulk  # type: ignore[attr-defined]
+        from tracker.demo.bulk import generate_bulk
     except ImportError:
         generate_bulk = None
     global CONFIG_TEMPLATE
@@ -384,7 +384,7 @@ def _text(rng: random.Random, paragraphs: int) -> str:
 
 def _pdf(rng: random.Random, size: int, title: str) -> bytes:
     """A small valid PDF letter (the demo generator's), padded to about ``size`` bytes."""
-    from tracker.demo.generate import make_pdf
+    from tracker.demo.mime import make_pdf
 
     return make_pdf(title, title, padding=zlib.compress(rng.randbytes(max(0, size - 900)), 0))
 
@@ -683,11 +683,10 @@ PROFILE_CATEGORIES = [
     ("flanker MIME scanner (walking the parts)", ("flanker/mime/message/scanner.py",)),
     ("flanker address parser (ply)", ("flanker/addresslib", "ply/")),
     ("flanker other (headers, bodies, charsets)", ("flanker/",)),
-    ("tracker.parse own code (MIME tokens, charsets, attachments, hashes)", ("tracker/parse.py",)),
-    ("classify (parser workers)", ("tracker/classify.py",)),
-    ("matching evidence (parser workers)", ("_evidence (tracker/ingest.py",)),
-    ("rethread (conversations, threads, statuses)", ("tracker/threading.py", "tracker/conversations.py",
-                                                     "tracker/status.py")),
+    ("classify (parser workers)", ("tracker/parse/classify.py",)),
+    ("matching evidence (parser workers)", ("_evidence (tracker/store/ingest.py",)),
+    ("tracker.parse own code (MIME tokens, charsets, attachments, hashes)", ("tracker/parse/",)),
+    ("rethread (conversations, threads, statuses)", ("tracker/thread/",)),
     ("store.write_batch and commits (SQLite, FTS indexing)", ("write_batch", "Database.atomic")),
     ("pipes between processes (pickling, and waits py-spy counts as busy)", ("multiprocessing/connection.py", "pickle",
                                                        "multiprocessing/queues.py")),

@@ -35,7 +35,8 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import common  # noqa: E402
 from tracker import config as config_module  # noqa: E402
-from tracker import publish, store  # noqa: E402
+from tracker import store  # noqa: E402
+from tracker import web as publish
 from tracker.config import slugify  # noqa: E402
 
 # (id, name, short name, domain), from the benchmarks' shared list

@@ -236,7 +236,7 @@ def _datasette(config_path: Path, size: int, results: Results, *, repeat: int) -
 
     from bench.datasette import timed
     from tracker import config as config_module
-    from tracker import publish
+    from tracker import web as publish
 
     config = config_module.load(config_path)
     conn = sqlite3.connect(str(config.database))

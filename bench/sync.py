@@ -10,7 +10,7 @@ the run (tests/support/dovecot.py). Measured, each as its own process:
   same two folders into an empty Maildir; `tracker import` of the same Maildir
   from disk (the local ceiling the sync is held to: goal within 1.2x);
 - nothing new: a second `tracker sync` and `mbsync` (process wall time, which for
-  tracker is mostly Python start-up), and `imap.sync()` called in a warm process
+  tracker is mostly Python start-up), and `tracker.store.sync.sync()` called in a warm process
   (connect, log in, SELECT each folder, compare UIDVALIDITY/UIDNEXT, record):
   goal under 50 ms per folder.
 
@@ -109,11 +109,11 @@ def count_rows(database: Path) -> int:
 
 
 def in_process_nothing_new(config: Path, runs: int = 7) -> list[float]:
-    """Seconds of each ``imap.sync()`` call in one warm process (nothing new each time)."""
+    """Seconds of each ``store.sync.sync()`` call in one warm process (nothing new each time)."""
     code = (
         "import os, time, json; "
         f"os.environ[{PASSWORD_ENV!r}] = {PASSWORD!r}; "
-        "from tracker import config as c, store; from tracker.sources import imap; "
+        "from tracker import config as c, store; from tracker.store import sync as imap; "
         f"cfg = c.load({str(config)!r}); db = store.open_db(cfg.database); times = []\n"
         f"for _ in range({runs}):\n"
         "    t = time.perf_counter(); s = imap.sync(db, cfg); times.append(time.perf_counter() - t)\n"

@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tracker import config as config_module  # noqa: E402
-from tracker import store, threading  # noqa: E402
+from tracker import store  # noqa: E402
+from tracker.thread import rethread
 
 BODIES = [
     ("Intérieur", "interieur.gouv.fr"), ("Justice", "justice.gouv.fr"), ("Santé", "sante.gouv.fr"),
@@ -185,7 +186,7 @@ def rethread_alone(path: Path) -> int:
     db = store.open_db(config.database)
     before = peak_rss_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     print(f"{time.perf_counter() - started:.2f} s ({time.process_time() - cpu:.2f} s CPU), peak RSS "
           f"{peak_rss_mb():.0f} MB ({before:.0f} MB before)")
     return 0
@@ -226,18 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     db.conn.execute(f"vacuum into '{pristine}'")
 
     started = time.perf_counter()
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     cold = time.perf_counter() - started
     threads = db.execute("select count(*) from threads").fetchone()[0]
     unmatched = db.execute("select count(*) from unmatched").fetchone()[0]
     print(f"first full rethread of {len(ids):,} messages (reads every body for evidence): {cold:.2f} s "
           f"({threads:,} threads, {unmatched:,} to triage)")
     started, cpu = time.perf_counter(), time.process_time()
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     print(f"full rethread of {len(ids):,} messages (tracker rethread, a config change): "
           f"{time.perf_counter() - started:.2f} s ({time.process_time() - cpu:.2f} s CPU)  goal < 10 s")
     started = time.perf_counter()
-    threading.rethread(db, config, None, reclassify=True)
+    rethread(db, config, None, reclassify=True)
     print(f"  the same re-classifying every row (classify.classify_row): "
           f"{time.perf_counter() - started:.2f} s")
 
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         new_ids = mailbox.write(db)
         for message_id in new_ids:
             started = time.perf_counter()
-            threading.rethread(db, config, [message_id])
+            rethread(db, config, [message_id])
             costs.append(time.perf_counter() - started)
         added += len(new_ids)
     costs.sort()
@@ -261,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         mailbox.correspondence(len(mailbox.messages) + 1)
         batch_ids += mailbox.write(db)
     started = time.perf_counter()
-    threading.rethread(db, config, batch_ids)
+    rethread(db, config, batch_ids)
     print(f"a sync of {len(batch_ids)} new messages: {(time.perf_counter() - started) * 1000:.0f} ms")
     threaded = folder / "threaded.db"
     db.conn.execute(f"vacuum into '{threaded}'")

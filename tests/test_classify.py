@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tracker.classify import HEADERS_READ, classify, classify_row, fold, is_sent_folder
+from tracker.parse.classify import HEADERS_READ, classify, classify_row, fold, is_sent_folder
 from tracker.config import Config
 from tracker.parse import parse_message
-from tracker.records import Address, DeliveryReport, ParsedMessage
+from tracker.parse.records import Address, DeliveryReport, ParsedMessage
 
 from .conftest import FIXTURES
 

@@ -73,7 +73,8 @@ def test_a_damaged_database_is_one_line_not_a_traceback(tmp_path):
 def test_writing_commands_wait_for_no_one_they_exit_75(tmp_path, command):
     """rethread, mark and digest take the same run lock as sync and import."""
     from tests.conftest import write_config
-    from tracker import lock, store
+    from tracker import store
+    from tracker.store import lock
 
     config = write_config(tmp_path)
     store.open_db(tmp_path / "tracker.db").conn.close()

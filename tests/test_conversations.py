@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from tests.conftest import write_config
 from tracker import config as config_module
-from tracker import store, threading
+from tracker import store
+from tracker.thread import rethread
 from tracker.cli import cli
 
 CASES = {
@@ -119,7 +120,7 @@ def test_conversations_do_not_depend_on_arrival_order(corpora: Path, tmp_path: P
     config = config_module.load(config_path)
     db = store.open_db(config.database)
     before = dict(db.execute("select message_id, conversation_id from messages").fetchall())
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     after = dict(db.execute("select message_id, conversation_id from messages").fetchall())
     assert before == after
 

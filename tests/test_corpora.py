@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tracker import ingest
+from tracker.store import ingest
 from tracker.cli import cli
 from tracker.parse import ParseFailure, parse_message
-from tracker.records import ParsedMessage
+from tracker.parse.records import ParsedMessage
 from tracker.sources import local
 from tests.conftest import CORPORA, write_config
 

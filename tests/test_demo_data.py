@@ -22,6 +22,7 @@ from pypdf import PdfReader
 
 from tracker import config as config_module
 from tracker import demo
+from tracker.demo import bulk
 from tracker.demo import generate as gen
 
 REQUIRED_CASES = [
@@ -288,11 +289,12 @@ def test_the_bundled_demo_imports_with_nothing_quarantined(tmp_path):
 
 
 def test_bulk_mailbox_is_deterministic_sized_and_importable(tmp_path):
-    from tracker import ingest, store
+    from tracker import store
+    from tracker.store import ingest
     from tracker.sources import local
 
-    gen.generate_bulk(tmp_path / "a", 400, seed=3)
-    gen.generate_bulk(tmp_path / "b", 400, seed=3)
+    bulk.generate_bulk(tmp_path / "a", 400, seed=3)
+    bulk.generate_bulk(tmp_path / "b", 400, seed=3)
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
     files = [p for p in (tmp_path / "a").rglob("*") if p.is_file()]
     assert len(files) == 400

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from tests.support import correspondence
 from tests.support.smtp import PASSWORD, USERNAME, free_port, smtp_server
-from tracker import digest, store
+from tracker import store
+from tracker.report import digest
 from tracker.cli import cli
 from tracker.config import load
 
@@ -239,7 +240,7 @@ def test_english_digest(imported, tmp_path):
 
 
 def test_a_digest_waits_for_a_running_sync(imported, tmp_path):
-    from tracker import lock
+    from tracker.store import lock
 
     with smtp_server("none", tmp_path) as server:
         config_path, config, _ = configured(imported, tmp_path, smtp_section(server))
@@ -261,7 +262,7 @@ def test_every_link_in_the_digest_opens_its_thread_in_datasette(imported, tmp_pa
     import asyncio
     import re
 
-    from tracker import publish
+    from tracker import web as publish
 
     _, config, db = configured(imported, tmp_path, "")
     html = digest.run(db, config, now=MONDAY, dry_run=True).message.get_body(("html",)).get_content()

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support import correspondence
-from tracker import digest, store
+from tracker import store
+from tracker.report import digest
 from tracker.config import load
 
 CHROMIUM = "/usr/bin/chromium"

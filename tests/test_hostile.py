@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker import ingest
+from tracker.store import ingest
 from tracker.parse import ParseFailure, parse_message
 from tests.conftest import write_config
 

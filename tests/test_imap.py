@@ -16,8 +16,10 @@ from tests.support.dovecot import (
     PASSWORD, Dovecot, big_message, dovecot_module, french_letters,  # noqa: F401
 )
 from tracker import config as config_module
-from tracker import store, syncstate
+from tracker import store
+from tracker.store import syncstate
 from tracker.sources import imap
+from tracker.store import sync as imap_sync
 
 PASSWORD_ENV = "TRACKER_TEST_IMAP_PASSWORD"
 
@@ -33,9 +35,9 @@ def make_config(folder: Path, server: Dovecot, user: str, extra: str = "", name:
     return config_module.load(write_config(folder, server.mailbox_toml(user, extra=extra)))
 
 
-def run(config, **kwargs) -> imap.SyncSummary:
+def run(config, **kwargs) -> imap_sync.SyncSummary:
     db = store.open_db(config.database)
-    return imap.sync(db, config, workers=1, **kwargs)
+    return imap_sync.sync(db, config, workers=1, **kwargs)
 
 
 def message_ids(config) -> Counter:
@@ -245,7 +247,7 @@ def test_sync_with_parser_workers_stores_what_one_process_stores(tmp_path, dovec
     for workers in (1, 2):
         config = make_config(tmp_path, server, user, "batch_size = 60", name=f"w{workers}")
         db = store.open_db(config.database)
-        summary = imap.sync(db, config, workers=workers)
+        summary = imap_sync.sync(db, config, workers=workers)
         assert summary.new == 120
         rows[workers] = [
             db.execute("select message_id, date, direction, kind, body_text from messages order by 1").fetchall(),
@@ -290,7 +292,7 @@ def test_a_large_folder_fetched_by_another_process_stores_what_the_writer_fetche
         db = store.open_db(config.database)
         imap.fetch_elsewhere = recording
         try:
-            assert imap.sync(db, config, workers=2).new == 153
+            assert imap_sync.sync(db, config, workers=2).new == 153
         finally:
             imap.fetch_elsewhere = original
         rows[batch_size] = [
@@ -323,7 +325,7 @@ def test_the_waiting_connection_is_kept_alive_while_another_process_fetches(tmp_
     original = imap.IMAPClient.noop
     monkeypatch.setattr(imap.IMAPClient, "noop", lambda self: noops.append(1) or original(self))
     config = make_config(tmp_path, server, user, "batch_size = 10")
-    assert imap.sync(store.open_db(config.database), config, workers=1).new == 90
+    assert imap_sync.sync(store.open_db(config.database), config, workers=1).new == 90
     assert noops  # a NOOP at each batch handed over, with KEEP_ALIVE at 0
 
 
@@ -435,9 +437,9 @@ def test_stale_folders_for_the_digest(tmp_path):
     syncstate.failed(db, ["Archives"], "the connection to imap.example.org:993 was lost")
     db.execute("update sync_state set last_success_at = '2026-11-20T08:00:00+00:00' where folder = 'Sent'")
     now = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
-    assert [s.folder for s in imap.stale_folders(db, now)] == ["Archives", "Sent"]
+    assert [s.folder for s in syncstate.stale_folders(db, now)] == ["Archives", "Sent"]
     # two days exactly is not yet stale; a minute more is
-    assert imap.stale_folders(db, datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc))[1:] == []
+    assert syncstate.stale_folders(db, datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc))[1:] == []
     assert [s.folder for s in syncstate.stale_folders(db, datetime(2026, 11, 22, 8, 1,
                                                                    tzinfo=timezone.utc))] == ["Archives", "Sent"]
     text = syncstate.render(syncstate.folder_states(db), now)
@@ -445,7 +447,7 @@ def test_stale_folders_for_the_digest(tmp_path):
 
 
 def test_run_lock_is_exclusive_and_released(tmp_path):
-    from tracker import lock
+    from tracker.store import lock
 
     database = tmp_path / "tracker.db"
     with lock.run_lock(database, "sync"):

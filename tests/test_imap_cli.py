@@ -19,8 +19,10 @@ from tests.support.dovecot import (
     PASSWORD, PausableProxy, dovecot_module, french_letters,  # noqa: F401
 )
 from tracker import config as config_module
-from tracker import lock, store
+from tracker import store
+from tracker.store import lock
 from tracker.sources import imap
+from tracker.store import sync as imap_sync
 
 PASSWORD_ENV = "TRACKER_TEST_IMAP_PASSWORD"
 TRACKER = [sys.executable, "-m", "tracker"]
@@ -140,7 +142,7 @@ def test_sigkill_mid_sync_then_rerun_and_a_second_run_exits_75(tmp_path, dovecot
     got = message_ids(config)
     clean = setup(tmp_path, server, user, name="clean")
     os.environ[PASSWORD_ENV] = PASSWORD
-    imap.sync(store.open_db(database(clean)), config_module.load(clean), workers=1)
+    imap_sync.sync(store.open_db(database(clean)), config_module.load(clean), workers=1)
     assert got == message_ids(clean) and len(got) == total + 30 and max(got.values()) == 1
 
 

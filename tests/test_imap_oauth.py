@@ -16,6 +16,7 @@ from imapclient import testable_imapclient
 from tests.conftest import write_config
 from tracker import config as config_module
 from tracker.sources import imap
+from tracker.store import sync as imap_sync
 
 TOKEN = "ya29.a0AfH6SMB-fresh-token"
 
@@ -123,7 +124,7 @@ def test_xoauth2_sync_against_dovecot(tmp_path):
             f'oauth2_token_command = "{sys.executable} {script}"',
         )
         config = config_module.load(write_config(tmp_path, toml))
-        summary = imap.sync(store.open_db(config.database), config, workers=1)
+        summary = imap_sync.sync(store.open_db(config.database), config, workers=1)
         assert summary.new == 5
         assert tokens == [TOKEN]
     finally:

@@ -11,6 +11,7 @@ from tests.support.dovecot import PASSWORD, dovecot_tls, french_letters  # noqa:
 from tracker import config as config_module
 from tracker import store
 from tracker.sources import imap
+from tracker.store import sync as imap_sync
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,7 @@ def sync(tmp_path, server, user, security, extra=""):
     config = config_module.load(write_config(tmp_path, server.mailbox_toml(
         user, security=security, extra=extra)))
     db = store.open_db(config.database)
-    summary = imap.sync(db, config, workers=1)
+    summary = imap_sync.sync(db, config, workers=1)
     return summary, db
 
 
@@ -59,7 +60,7 @@ def test_plain_ssl_to_a_starttls_port_says_what_to_check(tmp_path, dovecot_tls):
     config = config_module.load(write_config(tmp_path, toml))
     config.mailbox.timeout = 5
     with pytest.raises(imap.SyncError, match="mailbox.security"):
-        imap.sync(store.open_db(config.database), config, workers=1)
+        imap_sync.sync(store.open_db(config.database), config, workers=1)
 
 
 def test_missing_ca_file_is_named(tmp_path, dovecot_tls):

@@ -210,7 +210,7 @@ def test_quiet_prints_nothing(tmp_path):
 
 
 def test_import_while_another_run_holds_the_lock_exits_75_touching_nothing(tmp_path):
-    from tracker import lock
+    from tracker.store import lock
 
     config = write_config(tmp_path)
     (tmp_path / "one.eml").write_bytes(messages(1)[0])

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from tests.conftest import write_config
 from tracker import config as config_module
-from tracker import store, threading
+from tracker import store
+from tracker.thread import refresh_overdue, rethread
 from tracker.cli import cli
 
 CORRESPONDENT = """
@@ -45,9 +46,9 @@ def test_a_due_date_passing_without_mail_sets_the_flag(tmp_path):
 
     # as the database looks after a month of syncs that brought nothing: flags as of then
     db.execute("update threads set overdue = 0")
-    threading.rethread(db, config, [])
+    rethread(db, config, [])
     assert dict(db.execute("select subject, overdue from threads").fetchall()) == flags
     # and a month later, the second letter is overdue too
-    assert threading.refresh_overdue(db, now + timedelta(days=30)) == 1
+    assert refresh_overdue(db, now + timedelta(days=30)) == 1
     assert dict(db.execute("select subject, overdue from threads").fetchall()) == {
         "Demande n°1": 1, "Demande n°2": 1}

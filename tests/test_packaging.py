@@ -18,7 +18,9 @@ CHECK = r"""
 import asyncio, sys
 from pathlib import Path
 import tracker
-from tracker import config, demo, paths, publish, report
+from tracker import config, demo, paths
+from tracker import web as publish
+from tracker.report import reports as report
 installed = Path(sys.argv[1])
 assert Path(tracker.__file__).resolve().is_relative_to(installed), tracker.__file__
 assert paths.templates().resolve() == (installed / "tracker_templates").resolve(), paths.templates()

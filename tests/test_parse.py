@@ -15,8 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.parse import ParseFailure, decode_words, html_to_text, normalize_subject, parse_message
-from tracker.records import Address
+from tracker.parse import ParseFailure, parse_message
+from tracker.parse.headers import normalize_subject
+from tracker.parse.text import decode_words, html_to_text
+from tracker.parse.records import Address
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "parse"
 

@@ -20,8 +20,12 @@ from hypothesis import strategies as st
 
 from bench.common import synth_messages, write_tracker_config
 from tracker import config as config_module
-from tracker import ingest, parse, store, threading
-from tracker.records import ParsedMessage
+from tracker import store
+from tracker.parse import limits as parse_limits
+from tracker.parse import message as parse
+from tracker.store import ingest
+from tracker.thread import rethread
+from tracker.parse.records import ParsedMessage
 from tracker.store import RawItem
 from tests.support.snapshot import differences, snapshot
 
@@ -44,7 +48,7 @@ SAMPLES = _samples()
 def _check_parse(raw: bytes) -> None:
     try:
         parsed = parse.parse_message(raw)
-    except parse.ParseFailure as exc:
+    except parse_limits.ParseFailure as exc:
         assert str(exc), "a ParseFailure must say why (it is the quarantine reason)"
     else:
         assert isinstance(parsed, ParsedMessage)
@@ -115,7 +119,7 @@ def _import(db, config, items: list[RawItem]):
     """What `tracker import` does: store, then thread what is new and anything left unthreaded."""
     with ingest.Ingester(db, config, workers=1, batch_size=7) as ingester:
         summary = ingester.run(items)
-    threading.rethread(db, config, summary.new_message_ids + store.unthreaded(db))
+    rethread(db, config, summary.new_message_ids + store.unthreaded(db))
     return summary
 
 
@@ -148,9 +152,9 @@ def test_threading_is_independent_of_order_and_of_import_boundaries(config, refe
 
 def test_rethreading_changes_nothing(config, reference) -> None:
     db = _database(config, [MAIL])
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     assert differences(reference, snapshot(db.conn)) == []
-    threading.rethread(db, config, [item_id for (item_id,) in db.execute("select message_id from messages")])
+    rethread(db, config, [item_id for (item_id,) in db.execute("select message_id from messages")])
     assert differences(reference, snapshot(db.conn)) == []
 
 

@@ -34,7 +34,7 @@ def test_foreign_host_names_are_refused(tmp_path):
 def test_a_month_facet_on_an_unknown_column_is_ignored_not_an_error(tmp_path):
     import asyncio
 
-    from tracker import publish
+    from tracker import web as publish
 
     config = build_database(tmp_path)
     ds = publish.make_datasette(config)

@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support import correspondence
-from tracker import report
+from tracker.report import reports as report
 from tracker.cli import cli
 from tracker.config import load
 

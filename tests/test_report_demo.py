@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from tracker import report, store
+from tracker import store
+from tracker.report import reports as report
 from tracker.cli import cli
 from tracker.config import load
 from tracker.demo.generate import generate

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tracker import i18n
-from tracker.status import STATUSES
+from tracker.thread.status import STATUSES
 
 
 def test_every_label_exists_in_both_languages_and_differs_from_its_key():

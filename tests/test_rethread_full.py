@@ -16,7 +16,10 @@ import pytest
 
 from tests.support.snapshot import differences, snapshot
 from tracker import config as config_module
-from tracker import conversations, demo, store, threading
+from tracker import demo, store
+from tracker.thread import conversations
+from tracker.thread import rethread
+from tracker.thread import keys as thread_keys
 
 DERIVED = ("threads", "thread_messages", "unmatched", "message_keys", "message_links")
 CORRESPONDENT_KEYS = ("to:", "cc:", "from:", "bounce:")
@@ -51,9 +54,9 @@ def _forget_threading(db) -> None:
 
 def _one_at_a_time(db, config) -> None:
     """Thread every message by itself, as syncs bring them (oldest first)."""
-    threading.rethread(db, config, [])  # the config's fingerprint: later runs are incremental
+    rethread(db, config, [])  # the config's fingerprint: later runs are incremental
     for (message_id,) in db.execute("select message_id from messages order by date, message_id").fetchall():
-        threading.rethread(db, config, [message_id])
+        rethread(db, config, [message_id])
 
 
 def _derived(db) -> dict[str, list[tuple]]:
@@ -87,7 +90,7 @@ def _add_marks(db) -> None:
 def test_full_rethread_equals_threading_one_message_at_a_time(demo_db: Path, tmp_path: Path) -> None:
     config, db = _copy(demo_db, tmp_path / "box")
     _add_marks(db)
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     full = _derived(db)
     assert full["threads"] and full["unmatched"] and any(r[2] == "evidence" for r in full["thread_messages"])
     _forget_threading(db)
@@ -119,17 +122,17 @@ def test_full_rethread_does_not_depend_on_what_the_database_held(
     config, db = _copy(demo_db, tmp_path / "changed", other)
     _add_marks(db)
     marks = db.execute("select thread_id, action, on_date, message_id from marks").fetchall()
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     changed = _derived(db)
     # the same config on a database never threaded (every key new: the key index rebuilt once)
-    monkeypatch.setattr(threading, "REBUILD_KEY_INDEX_AT", 0)
+    monkeypatch.setattr(thread_keys, "REBUILD_KEY_INDEX_AT", 0)
     config, fresh = _copy(demo_db, tmp_path / "fresh", other)
     fresh.conn.executemany("insert into marks (thread_id, action, on_date, message_id, note, created_at) "
                            "values (?, ?, ?, ?, 'test', '2025-06-01T10:00:00+00:00')", marks)
     _forget_threading(fresh)
     fresh.execute("delete from threading_state")
     indexes = fresh.execute("select name, sql from sqlite_master where tbl_name = 'message_keys' order by name").fetchall()
-    threading.rethread(fresh, config, None)
+    rethread(fresh, config, None)
     assert differences(changed, _derived(fresh)) == []
     assert fresh.execute(
         "select name, sql from sqlite_master where tbl_name = 'message_keys' order by name"
@@ -143,14 +146,14 @@ def test_full_rethread_does_not_depend_on_what_the_database_held(
     config_back, db_back = _copy(demo_db, tmp_path / "back")
     db_back.conn.executemany("insert into marks (thread_id, action, on_date, message_id, note, created_at) "
                              "values (?, ?, ?, ?, 'test', '2025-06-01T10:00:00+00:00')", marks)
-    threading.rethread(db_back, config_back, None)
-    threading.rethread(db, config_back, None)
+    rethread(db_back, config_back, None)
+    rethread(db, config_back, None)
     assert differences(_derived(db_back), _derived(db)) == []
 
 
 def test_a_full_rethread_that_changes_nothing_writes_nothing(demo_db: Path, tmp_path: Path) -> None:
     config, db = _copy(demo_db, tmp_path / "box")
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     db.execute("create table written (name text)")
     for table in DERIVED + ("messages",):
         for event in ("insert", "update", "delete"):
@@ -158,7 +161,7 @@ def test_a_full_rethread_that_changes_nothing_writes_nothing(demo_db: Path, tmp_
                 f"create trigger written_{table}_{event} after {event} on {table} "
                 f"begin insert into written values ('{event} {table}'); end"
             )
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     assert db.execute("select name, count(*) from written group by name").fetchall() == []
     assert db.execute("select name from sqlite_temp_master").fetchall() == [], "a full run drops its work tables"
 
@@ -197,7 +200,7 @@ def test_a_full_rethread_reads_one_correspondent_at_a_time(
 
     db.conn = Counting()
     try:
-        threading.rethread(db, config, None)
+        rethread(db, config, None)
     finally:
         db.conn = original
     biggest, sql = max(largest)
@@ -221,8 +224,8 @@ class _Rows:
 
 def test_the_demo_database_is_sound_after_full_rethreads(demo_db: Path, tmp_path: Path) -> None:
     config, db = _copy(demo_db, tmp_path / "box")
-    threading.rethread(db, config, None, reclassify=True)
-    threading.rethread(db, config, None)
+    rethread(db, config, None, reclassify=True)
+    rethread(db, config, None)
     db.close()
     conn = sqlite3.connect(str(tmp_path / "box" / "tracker.db"))
     assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tracker import config as config_module
-from tracker import demo, ingest, store, threading
+from tracker import demo, store
+from tracker.store import ingest
+from tracker.thread import rethread
 from tracker.sources import local
 
 EVIDENCE = "not (key >= 'to:' and key < 'to;' or key >= 'cc:' and key < 'cc;' or key >= 'from:' and " \
@@ -49,14 +51,14 @@ def test_a_message_the_coalition_now_sends_has_its_evidence_read_again(tmp_path:
         db = store.open_db(settings.database)
         with ingest.Ingester(db, settings, workers=1) as ingester:
             ingester.run(local.items([maildir], lambda source, folder: set()))
-        threading.rethread(db, settings, None)
+        rethread(db, settings, None)
         return db
 
     before = config("before", '["ensemble-traite.example.org"]')
     after = config("after", '["ensemble-traite.example.org", "interieur.gouv.fr"]')
     db = imported(before)
     assert {role for _, _, role in _evidence(db)} == {"probe"}
-    threading.rethread(db, after, None)  # the coalition now counts the ministry's domain as its own
+    rethread(db, after, None)  # the coalition now counts the ministry's domain as its own
     assert db.execute("select direction, kind from messages").fetchall() == [("outgoing", "letter")]
     fresh = imported(after)
     assert _evidence(db) == _evidence(fresh) and {role for _, _, role in _evidence(db)} == {"letter"}

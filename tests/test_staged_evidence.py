@@ -1,5 +1,5 @@
 """The import's parser workers read each new message's matching evidence
-(``ingest._evidence``) and the writer keeps it aside (``threading.stage_evidence``) for the
+(``ingest._evidence``) and the writer keeps it aside (``store.staged.stage_evidence``) for the
 run's rethread, which then reads none of those bodies again. What ends up stored must be
 exactly what the threader derives from the stored rows alone, in a full run (a first import)
 and in an incremental one (an import into a threaded database)."""
@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from tracker import config as config_module
-from tracker import demo, ingest, store, threading
+from tracker import demo, store
+from tracker.store import ingest
+from tracker.thread import Threader, rethread
 from tracker.sources import local
 from tests.test_rethread_reclassify import _evidence
 
@@ -57,14 +59,14 @@ def _halves(tmp_path: Path) -> tuple[Path, Path]:
 def bodies_read(monkeypatch) -> list[str]:
     """The messages whose bodies the threader itself reads for evidence."""
     read: list[str] = []
-    original = threading.Threader._evidence_keys
+    original = Threader._evidence_keys
 
     def recording(self, rows):
         rows = list(rows)
         read.extend(row[0] for row in rows)
         return original(self, rows)
 
-    monkeypatch.setattr(threading.Threader, "_evidence_keys", recording)
+    monkeypatch.setattr(Threader, "_evidence_keys", recording)
     return read
 
 
@@ -74,7 +76,7 @@ def _import(config, *folders: Path, workers: int = 2):
     items = local.items(list(folders), lambda source, folder: store.known_locations(db, source, folder))
     with ingest.Ingester(db, config, workers=workers, batch_size=25) as ingester:
         summary = ingester.run(items)
-    threading.rethread(db, config, summary.to_rethread + store.unthreaded(db))
+    rethread(db, config, summary.to_rethread + store.unthreaded(db))
     return db
 
 
@@ -87,7 +89,7 @@ def _reference(config, *folders: Path):
         ingester.run(items)
     db.conn.close()
     db = store.open_db(config.database)
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     return db
 
 
@@ -130,7 +132,7 @@ def test_a_run_that_dies_before_its_rethread_leaves_the_next_run_to_read_the_bod
         ingester.run(local.items([MAILBOX], lambda source, folder: set()))
     db.conn.close()  # the staged evidence goes with the connection
     db = store.open_db(config.database)
-    threading.rethread(db, config, store.unthreaded(db))
+    rethread(db, config, store.unthreaded(db))
     assert len(bodies_read) > 100
     reference = _import(_config(tmp_path / "reference"), MAILBOX)
     assert _threading_tables(db) == _threading_tables(reference)
@@ -145,7 +147,7 @@ def test_evidence_staged_with_another_time_zone_is_not_used(tmp_path, bodies_rea
         ingester.run(local.items([MAILBOX], lambda source, folder: set()))
     cayenne = _config(tmp_path / "db", "America/Cayenne")
     assert cayenne.database == paris.database
-    threading.rethread(db, cayenne, store.unthreaded(db))
+    rethread(db, cayenne, store.unthreaded(db))
     assert len(bodies_read) > 100
     reference = _reference(_config(tmp_path / "reference", "America/Cayenne"), MAILBOX)
     assert _threading_tables(db) == _threading_tables(reference)

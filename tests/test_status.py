@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracker.config import Deadline, parse_deadline
-from tracker.status import (
+from tracker.thread.status import (
     Mark,
     ThreadEvent,
     add_deadline,

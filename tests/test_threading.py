@@ -15,7 +15,8 @@ from tests.conftest import write_config
 from tracker import config as config_module
 from tracker.cli import cli
 from tracker.config import Correspondent
-from tracker.threading import Resolver, thread_id
+from tracker.parse.evidence import Resolver
+from tracker.thread import thread_id
 
 COALITION = "coordination@collectif.example.org"
 CORRESPONDENTS = """

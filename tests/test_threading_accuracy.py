@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from tracker import config as config_module
-from tracker import store, threading
+from tracker import store
+from tracker.thread import list_threads, rethread
 from tracker.cli import cli
 from tracker.demo.generate import generate
 
@@ -52,7 +53,7 @@ def score(config_path: Path, truth: dict) -> dict:
     config = config_module.load(config_path)
     db = store.open_db(config.database)
     as_of = date.fromisoformat(truth["as_of"])
-    ours = {t["id"]: t for t in threading.list_threads(db, config, as_of)}
+    ours = {t["id"]: t for t in list_threads(db, config, as_of)}
     slug = {c.name: c.slug for c in config.correspondents}
     letter_thread = {}
     for tid, message_id, cid in db.execute(
@@ -161,14 +162,14 @@ def test_one_message_at_a_time_shuffled_gives_the_same_threads(imported: Path, d
     files = sorted(p for p in mailbox.rglob("*") if p.is_file() and p.parent.name == "cur")
     random.Random(11).shuffle(files)
     config = config_module.load(config_path)
-    from tracker import ingest
+    from tracker.store import ingest
     from tracker.sources import local
 
     db = store.open_db(config.database)
     with ingest.Ingester(db, config, workers=1) as ingester:
         for path in files:
             summary = ingester.run(local.items([path], lambda s, f: set()))
-            threading.rethread(db, config, summary.new_message_ids)
+            rethread(db, config, summary.new_message_ids)
     mine, whole = snapshot(config_path), snapshot(imported)
     assert mine["conversations"] == whole["conversations"]
     assert mine["threads"] == whole["threads"]

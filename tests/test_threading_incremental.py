@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bench.thread import Mailbox, write_config
 from tracker import config as config_module
-from tracker import store, threading
+from tracker import store
+from tracker.thread import rethread
 
 
 def build(folder: Path, messages: int):
@@ -18,7 +19,7 @@ def build(folder: Path, messages: int):
     mailbox = Mailbox(seed=3)
     mailbox.correspondence(messages)
     mailbox.write(db)
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     return config, db, mailbox
 
 
@@ -45,7 +46,7 @@ def add_one_at_a_time(config, db, mailbox: Mailbox, letters: int) -> int:
     for _ in range(letters):
         mailbox.correspondence(len(mailbox.messages) + 1)
         for message_id in mailbox.write(db):
-            steps += sqlite_steps(db, lambda: threading.rethread(db, config, [message_id]))
+            steps += sqlite_steps(db, lambda: rethread(db, config, [message_id]))
     return steps
 
 
@@ -73,5 +74,5 @@ def test_one_at_a_time_equals_a_full_rethread(tmp_path: Path) -> None:
     config, db, mailbox = build(tmp_path / "box", 600)
     add_one_at_a_time(config, db, mailbox, letters=40)
     incremental = snapshot(db)
-    threading.rethread(db, config, None)
+    rethread(db, config, None)
     assert snapshot(db) == incremental

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tracker import matching
-from tracker.matching import Candidate
+from tracker.parse import evidence as matching
+from tracker.thread import matching as choosing
+from tracker.thread.matching import Candidate
 
 
 @pytest.mark.parametrize(
@@ -71,14 +72,14 @@ def test_letter_and_probe_keys_meet() -> None:
 
 def test_decide_match_needs_a_clear_winner() -> None:
     def c(thread: str, *keys: str) -> Candidate:
-        return matching.score(Candidate(thread), set(keys))
+        return choosing.score(Candidate(thread), set(keys))
 
-    best, ranked = matching.decide_match([c("a", "s:x", "d:2024-10-03"), c("b", "s:x")])
+    best, ranked = choosing.decide_match([c("a", "s:x", "d:2024-10-03"), c("b", "s:x")])
     assert best is not None and best.thread_id == "a" and best.score == 7
-    best, ranked = matching.decide_match([c("a", "s:x"), c("b", "s:x")])
+    best, ranked = choosing.decide_match([c("a", "s:x"), c("b", "s:x")])
     assert best is None and [r.thread_id for r in ranked] == ["a", "b"]
-    best, _ = matching.decide_match([c("a", "d:2024-10-03"), c("b", "s:x")])
+    best, _ = choosing.decide_match([c("a", "d:2024-10-03"), c("b", "s:x")])
     assert best is None  # 4 against 3: not clear
-    best, _ = matching.decide_match([])
+    best, _ = choosing.decide_match([])
     assert best is None
     assert c("a", "s:x", "s:y").score == 3  # one kind of evidence counts once

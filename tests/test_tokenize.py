@@ -1,4 +1,4 @@
-"""Our tokenizer (``parse._tokenize``) finds exactly the tokens of flanker's own
+"""Our tokenizer (``parse.mime._tokenize``) finds exactly the tokens of flanker's own
 ``scanner.tokenize``: it only skips the positions where flanker's pattern cannot match."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from flanker.mime.message import scanner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker import parse
+from tracker.parse import mime as parse
 from tests.test_corpora import corpus_messages
 
 

@@ -164,7 +164,9 @@ def import_(
       tracker import ~/Maildir
       tracker import archive-2023.mbox lettres/*.eml
     """
-    from . import ingest, store, threading
+    from . import store
+    from . import thread as threader
+    from .store import ingest
     from .sources import local
 
     quiet = quiet or obj.quiet
@@ -180,7 +182,7 @@ def import_(
                     summary = ingester.run(items, progress=progress)
             finally:
                 progress.done()
-            threading.rethread(db, obj.config, summary.to_rethread + store.unthreaded(db))
+            threader.rethread(db, obj.config, summary.to_rethread + store.unthreaded(db))
     except local.SourceError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:
@@ -216,7 +218,7 @@ def _report_options(command):
 def exclusive(obj: Context, command: str):
     """Hold the database's run lock for the block; if another run holds it, say so in one
     line and exit 75 (EX_TEMPFAIL) without touching anything."""
-    from . import lock
+    from .store import lock
 
     try:
         with lock.run_lock(obj.config.database, command):
@@ -227,7 +229,7 @@ def exclusive(obj: Context, command: str):
 
 
 def _report_input(obj: Context, as_of: str | None, param_hint: str = "--as-of"):
-    from . import report
+    from .report import reports as report
 
     try:
         when = report.parse_as_of(as_of, obj.config)
@@ -248,7 +250,7 @@ def report_unanswered(obj: Context, as_of: str | None, fmt: str) -> None:
       tracker report unanswered
       tracker report unanswered --as-of 2026-11-04 --format json
     """
-    from . import report
+    from .report import reports as report
 
     db, when = _report_input(obj, as_of)
     click.echo(report.render_unanswered(report.unanswered(db, obj.config, when), obj.config, fmt), nl=False)
@@ -266,7 +268,7 @@ def report_responsiveness(obj: Context, as_of: str | None, fmt: str) -> None:
       tracker report responsiveness
       tracker report responsiveness --as-of 2026-06-30 --format html > reactivite.html
     """
-    from . import report
+    from .report import reports as report
 
     db, when = _report_input(obj, as_of)
     rows = report.responsiveness(db, obj.config, when)
@@ -291,7 +293,7 @@ def digest(obj: Context, dry_run: bool, to: tuple[str, ...], force: bool, quiet:
       tracker digest --quiet            # cron, every morning
       tracker digest --to me@example.org --force
     """
-    from . import digest as digest_module
+    from .report import digest as digest_module
 
     try:
         with exclusive(obj, "digest"):
@@ -322,8 +324,10 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
       tracker sync
       */15 * * * *  cd /srv/tracker && tracker sync --quiet    # crontab
     """
-    from . import store, threading
+    from . import store
+    from . import thread as threader
     from .sources import imap
+    from .store import sync as imap_sync
 
     quiet = quiet or obj.quiet
     progress = Progress(not quiet)
@@ -331,10 +335,10 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
         with exclusive(obj, "sync"):
             db = obj.db()
             try:
-                summary = imap.sync(db, obj.config, progress=progress, workers=workers)
+                summary = imap_sync.sync(db, obj.config, progress=progress, workers=workers)
             finally:
                 progress.done()
-            threading.rethread(db, obj.config, summary.to_rethread + store.unthreaded(db))
+            threader.rethread(db, obj.config, summary.to_rethread + store.unthreaded(db))
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     except imap.SyncError as exc:
@@ -356,7 +360,7 @@ def status(obj: Context) -> None:
     Example:
       tracker status
     """
-    from . import syncstate
+    from .store import syncstate
 
     click.echo(syncstate.render(syncstate.folder_states(obj.db(create=False))))
 
@@ -375,11 +379,11 @@ def threads(obj: Context, fmt: str, as_of: str | None) -> None:
       tracker threads
       tracker threads --format json --as-of 2026-12-01 > threads.json
     """
-    from . import threading
+    from . import thread as threader
 
     db, when = _report_input(obj, as_of)
-    found = threading.list_threads(db, obj.config, when if as_of else None)
-    click.echo(threading.render(found, fmt), nl=False)
+    found = threader.list_threads(db, obj.config, when if as_of else None)
+    click.echo(threader.render(found, fmt), nl=False)
 
 
 @cli.command()
@@ -396,11 +400,11 @@ def rethread(obj: Context, quiet: bool, reclassify: bool) -> None:
       tracker rethread
       tracker rethread --reclassify
     """
-    from . import threading
+    from . import thread as threader
 
     with exclusive(obj, "rethread"):
         db = obj.db(create=False)
-        threading.rethread(db, obj.config, None, reclassify=reclassify)
+        threader.rethread(db, obj.config, None, reclassify=reclassify)
     if not (quiet or obj.quiet):
         count = db.execute("select count(*) from threads").fetchone()[0]
         unmatched = db.execute("select count(*) from unmatched").fetchone()[0]
@@ -426,7 +430,7 @@ def mark(obj: Context, thread: str, answered_on: str | None, closed: bool, reope
       tracker mark t-3f9a --closed --note "rendez-vous obtenu"
       tracker mark t-3f9a --message CAB.1234@interieur.gouv.fr
     """
-    from . import threading
+    from . import thread as threader
 
     chosen = [name for name, on in (("--answered-on", answered_on), ("--closed", closed),
                                     ("--reopened", reopened), ("--message", message_id)) if on]
@@ -441,10 +445,10 @@ def mark(obj: Context, thread: str, answered_on: str | None, closed: bool, reope
         else:
             db = obj.db(create=False)
         try:
-            tid = threading.mark(
+            tid = threader.mark(
                 db, obj.config, thread, action, on_date=on_date, message_id=message_id, note=note
             )
-        except threading.ThreadingError as exc:
+        except threader.ThreadingError as exc:
             raise click.ClickException(str(exc)) from None
     if not obj.quiet:
         click.echo(f"{tid}: {action} recorded")
@@ -463,7 +467,7 @@ def serve(obj: Context, host: str, port: int) -> None:
       tracker serve                      # http://127.0.0.1:8001/
       tracker serve --port 8010          # behind a reverse proxy: set base_url in the config
     """
-    from . import publish
+    from . import web as publish
 
     try:
         publish.check_host(obj.config, host)
@@ -492,7 +496,7 @@ def demo(obj: Context, port: int, folder: Path | None) -> None:
     import tempfile
 
     from . import demo as demo_module
-    from . import publish
+    from . import web as publish
 
     with tempfile.TemporaryDirectory(prefix="tracker-demo-") as scratch:
         target = folder or Path(scratch)

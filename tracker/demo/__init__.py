@@ -25,7 +25,9 @@ def build(target: Path, *, source: Path | None = None, workers: int | None = Non
     An existing ``target/tracker.db`` is reused: importing again adds nothing.
     """
     from .. import config as config_module
-    from .. import ingest, store, threading
+    from .. import store
+    from .. import thread as threader
+    from ..store import ingest
     from ..sources import local
 
     target = Path(target)
@@ -45,7 +47,7 @@ def build(target: Path, *, source: Path | None = None, workers: int | None = Non
         items = local.items([mailbox], lambda source, folder: store.known_locations(db, source, folder))
         with ingest.Ingester(db, config, workers=workers) as ingester:
             ingester.run(items)
-        threading.rethread(db, config, None)
+        threader.rethread(db, config, None)
     finally:
         db.close()
     return config_path

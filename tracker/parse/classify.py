@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .config import Config
+from ..config import Config
 from .records import DeliveryReport, ParsedMessage
 
 # --- Word lists ------------------------------------------------------------------------------

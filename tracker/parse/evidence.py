@@ -5,7 +5,10 @@ a new subject ("Votre courrier du 3 octobre 2024 - N/Réf : CAB/2024/1234"). A l
 leaves *keys* (its subject, its local date, the reference numbers it carries) and an
 incoming message leaves *probes* (its subject, the "Objet :" it quotes, the letter dates
 it cites, the references it quotes). A key shared by both is evidence; ``decide_match``
-only picks a thread when one candidate is clearly best.
+only picks a thread when one candidate is clearly best (``tracker.thread.matching``).
+Which correspondent a message concerns (``Resolver``) and which keys it leaves
+(``evidence_keys``) live here, before the store, because the import's parser workers
+read them as well as the threader.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from typing import Iterable
 from zoneinfo import ZoneInfo
+
+from ..config import Config, Correspondent
 
 # Prefixes mail clients, administrations and auto-responders put before a subject.
 _PREFIX = re.compile(
@@ -64,9 +69,7 @@ _REF_LABEL = re.compile(
 _REF_TOKEN = re.compile(r"\b[A-Z]{2,}[A-Z0-9]*(?:[/_-][A-Z0-9]+){1,4}\b")
 _OBJET = re.compile(r"^[\s>]*(?:objet|obj\.|subject|sujet)\s*:\s*(?P<text>.+)$", re.I | re.M)
 
-WEIGHTS = {"s": 3, "d": 4, "r": 5}
-THRESHOLD = 3  # at least one subject, date or reference in common
-MARGIN = 2  # and clearly ahead of the next candidate
+EVIDENCE_VERSION = "3"  # bump when matching extracts evidence differently
 BODY_LIMIT = 3000  # evidence sits near the top: the first screen of a body is enough
 
 
@@ -189,29 +192,79 @@ def probe_keys(subject: str | None, body: str | None) -> set[str]:
     return keys
 
 
-@dataclass
-class Candidate:
-    """A thread an incoming message may belong to, with the evidence for it."""
-
-    thread_id: str
-    score: int = 0
-    evidence: list[str] = field(default_factory=list)
-    last_letter_at: str = ""
+# --- who a message concerns, and the keys it leaves ------------------------------------
 
 
-def score(candidate: Candidate, shared: set[str]) -> Candidate:
-    """Add the shared keys' weights, counting each kind of evidence once."""
-    kinds = {key.split(":", 1)[0] for key in shared}
-    candidate.evidence = sorted(shared)
-    candidate.score = sum(WEIGHTS.get(kind, 0) for kind in kinds)
-    return candidate
+class Resolver:
+    """Address -> correspondent id: exact address first, then the longest matching domain."""
+
+    def __init__(self, correspondents: Iterable[Correspondent]) -> None:
+        self.exact: dict[str, str] = {}
+        self.domains: list[tuple[str, str]] = []
+        for correspondent in correspondents:
+            for address in correspondent.addresses:
+                self.exact.setdefault(address.strip().lower(), correspondent.slug)
+            for domain in correspondent.domains:
+                self.domains.append((domain.strip().lower().lstrip("@."), correspondent.slug))
+        self.domains.sort(key=lambda item: (-len(item[0]), item[0]))
+        self._cache: dict[str, str | None] = {}
+
+    def __call__(self, address: str | None) -> str | None:
+        """The id of the correspondent ``address`` belongs to, or None (not tracked)."""
+        if not address:
+            return None
+        try:
+            return self._cache[address]  # as written: a mailbox has few distinct addresses
+        except KeyError:
+            pass
+        normal = address.strip().lower()
+        found = self.exact.get(normal)
+        if found is None:
+            domain = normal.rpartition("@")[2]
+            for suffix, slug in self.domains:
+                if domain == suffix or domain.endswith("." + suffix):
+                    found = slug
+                    break
+        self._cache[address] = found
+        return found
 
 
-def decide_match(candidates: list[Candidate]) -> tuple[Candidate | None, list[Candidate]]:
-    """The clearly best candidate (or None) and all candidates ranked best first."""
-    ranked = sorted(candidates, key=lambda c: (-c.score, c.thread_id))
-    if not ranked or ranked[0].score < THRESHOLD:
-        return None, ranked
-    if len(ranked) > 1 and ranked[0].score - ranked[1].score < MARGIN:
-        return None, ranked
-    return ranked[0], ranked
+
+def evidence_role(direction: str, kind: str, sender: str | None, to: Iterable[str | None],
+                  resolve: Resolver) -> str | None:
+    """"letter" or "probe" when a rethread reads this message's evidence (a letter to a
+    correspondent, an answer from one), else None: what ``derive_all`` calls concerned."""
+    if direction == "outgoing" and kind == "letter":
+        return "letter" if any(resolve(a) for a in to) else None
+    if direction == "incoming" and kind in ("reply", "acknowledgement", "auto_reply"):
+        return "probe" if resolve(sender) else None
+    return None
+
+
+def evidence_keys(role: str, subject: str | None, when: str | None, body: str | None, tz) -> list[str]:
+    """The evidence keys of one message and "x:evidence" (its body was read): for a letter
+    its subject, local date and references (and "reminder"); for an answer what it cites.
+    ``when`` is the stored ISO date; ``body`` the stored body text. Pure: the import's parser
+    workers call it for new messages, the threader for any message not read yet."""
+    body = (body or "")[: BODY_LIMIT]
+    if role == "letter":
+        found = letter_keys(subject, body, moment(when), tz)
+        if is_reminder(subject):
+            found.add("reminder")
+            found |= {"rs:" + k[2:] for k in found if k.startswith("s:")}
+    else:
+        found = probe_keys(subject, body)
+    return [*found, "x:evidence"]
+
+
+def evidence_state(config: Config) -> str:
+    """What stored evidence was derived with (threading_state's "evidence")."""
+    return f"{EVIDENCE_VERSION} {config.timezone}"
+
+
+def moment(text: str | datetime) -> datetime:
+    if isinstance(text, datetime):
+        moment = text
+    else:
+        moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

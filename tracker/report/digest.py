@@ -30,8 +30,10 @@ from typing import Any
 
 import sqlite_utils
 
-from . import i18n, report, syncstate
-from .config import WEEKDAYS, Config, ConfigError
+from .. import i18n
+from ..config import WEEKDAYS, Config, ConfigError
+from ..store import syncstate
+from . import reports as report
 
 class DigestError(Exception):
     """The digest could not be sent; the message is one line that says what to check."""

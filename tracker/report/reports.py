@@ -1,7 +1,7 @@
 """Reports: which letters are overdue, and how responsive each correspondent is.
 
 Everything here reads the store (``threads``, ``thread_messages``, ``messages``,
-``marks``) and asks ``threading.decide`` (which asks ``status.decide``) what each
+``marks``) and asks ``thread.views.decide`` (which asks ``status.decide``) what each
 thread looked like at ``as_of``: ``thread_states`` is the one place here that does it,
 for the reports and the digest, and it agrees with ``tracker threads --as-of``.
 Dates leave this module in the user's time zone.
@@ -31,14 +31,14 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import jinja2
 import sqlite_utils
 
-from . import i18n, paths, status, threading
-from .config import Config, Correspondent
+from .. import i18n, paths
+from ..config import Config, Correspondent
+from ..thread import status, views
 
 TOO_FEW = 5
 FORMATS = ("text", "csv", "json", "html")
@@ -159,7 +159,7 @@ def thread_states(
     keep: Callable[[status.ThreadState], bool] | None = None,
 ) -> list[Thread]:
     """Every thread that existed at ``as_of`` (default now), oldest first, as
-    ``threading.decide`` sees it from the messages and marks dated up to then (the same
+    ``thread.views.decide`` sees it from the messages and marks dated up to then (the same
     decision as ``tracker threads --as-of``). Threads of a correspondent no longer in the
     config are left out, as ``tracker threads`` does; so are those whose state ``keep``
     refuses, before their messages are read out."""
@@ -171,7 +171,7 @@ def thread_states(
         to_addresses.setdefault(message_id, []).append(address)
 
     threads = []
-    for view in threading.thread_views(db, config, as_of):
+    for view in views.thread_views(db, config, as_of):
         correspondent, mine, state = view.correspondent, view.members, view.state
         if keep is not None and not keep(state):
             continue

@@ -1,18 +1,11 @@
-"""IMAP sync with imapclient: new mail from INBOX and Sent, read-only, incremental, crash-safe.
+"""IMAP with imapclient: connecting, choosing folders, fetching; read-only.
 
-For each folder ``sync_state`` keeps the UIDVALIDITY and the last UID stored.
-A run selects the folder read-only, asks for the UIDs above that one, and
-fetches them in batches: sizes first (a message over ``max_message_size`` goes
-to quarantine with its size, unfetched), then ``BODY.PEEK[]`` (never sets
-\\Seen), INTERNALDATE and FLAGS. Each batch is stored in one transaction whose
-last statement moves the folder's checkpoint, so a run killed at any point
-resumes where the last committed batch ended: nothing lost, nothing twice.
-A folder with more than two batches to fetch is fetched by a forked process over
-a second connection, a few batches ahead of the writer (``fetch_elsewhere``).
-
-A new UIDVALIDITY means the server renumbered the folder: it is fetched again
-and the store's de-duplication (by Message-ID and sha256) keeps one copy of
-each message. Messages deleted on the server stay in the database.
+``tracker.store.sync`` drives a run: for each folder it asks for the UIDs above the last
+one stored, and this module fetches them in batches: sizes first (a message over
+``max_message_size`` goes to quarantine with its size, unfetched), then ``BODY.PEEK[]``
+(never sets \\Seen), INTERNALDATE and FLAGS. A folder with more than two batches to fetch
+is fetched by a forked process over a second connection, a few batches ahead of the
+writer (``fetch_elsewhere``). Server errors become ``SyncError`` lines (``explain``).
 """
 
 from __future__ import annotations
@@ -28,21 +21,14 @@ import socket
 import ssl
 import subprocess
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
-import sqlite_utils
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from .. import store, syncstate
-from ..config import Config, Mailbox
-from ..store import RawItem, WriteSummary
-from ..syncstate import stale_folders  # noqa: F401  (public: the digest reads it from here too)
-
-if TYPE_CHECKING:
-    from ..ingest import Ingester
+from ..config import Mailbox
+from .item import RawItem
 
 log = logging.getLogger(__name__)
 
@@ -59,27 +45,6 @@ FETCH_BODY = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS"]
 
 class SyncError(Exception):
     """A sync failure a user can act on: one line saying what happened and what to check."""
-
-
-@dataclass
-class FolderResult:
-    """What one folder's sync did."""
-
-    folder: str
-    uidvalidity: int
-    last_uid: int
-    new: int = 0
-    known: int = 0
-    quarantined: int = 0
-    rescanned: bool = False
-    highestmodseq: int | None = None
-
-
-@dataclass
-class SyncSummary(WriteSummary):
-    """A whole run: the store's counters plus one result per folder."""
-
-    folders: list[FolderResult] = field(default_factory=list)
 
 
 # -- connecting ----------------------------------------------------------------------------
@@ -154,15 +119,15 @@ def connect(mailbox: Mailbox, client_class: type[IMAPClient] = IMAPClient) -> IM
     try:
         login(client, mailbox)
     except SyncError:
-        _close(client)
+        close(client)
         raise
     except Exception as exc:
-        _close(client)
+        close(client)
         raise explain(exc, mailbox, "logging in") from None
     return client
 
 
-def _close(client: IMAPClient) -> None:
+def close(client: IMAPClient) -> None:
     try:
         client.logout()
     except Exception:  # noqa: BLE001 - the connection may already be dead; nothing to save
@@ -428,7 +393,7 @@ def _fetcher(handed, connect_again, folder, uidvalidity, uids, mailbox, batch_by
             if batch:
                 hand(("items", batch))
         finally:
-            _close(client)
+            close(client)
         hand(("done", None))
     except BaseException as exc:  # noqa: BLE001 - every failure is the writer's to explain
         hand(("error", _portable_error(exc)))
@@ -449,125 +414,3 @@ def _portable_error(exc: BaseException) -> BaseException:
         return exc
     except Exception:  # noqa: BLE001 - whatever its type, the writer must hear of it
         return ConnectionError(f"{type(exc).__name__}: {exc}")
-
-
-def sync_folder(
-    client: IMAPClient,
-    db: sqlite_utils.Database,
-    ingester: Callable[[], "Ingester"],
-    folder: str,
-    mailbox: Mailbox,
-    progress: Callable[[WriteSummary], None] | None = None,
-    connect_again: Callable[[], IMAPClient] | None = None,
-) -> tuple[FolderResult, WriteSummary]:
-    """Bring one folder up to date; every batch commits with its checkpoint.
-
-    ``ingester()`` gives the run's Ingester, made on first use: a nothing-new run
-    never loads the parser. ``connect_again()``, when given, opens another connection: a
-    folder with more than two batches to fetch is fetched over it by another process.
-    """
-    state = syncstate.get(db, folder)
-    info = client.select_folder(folder, readonly=True)
-    uidvalidity = int(info[b"UIDVALIDITY"])
-    uidnext = info.get(b"UIDNEXT")
-    modseq = info.get(b"HIGHESTMODSEQ")
-    rescan = state.uidvalidity is not None and state.uidvalidity != uidvalidity
-    last_uid = 0 if rescan or state.uidvalidity is None else state.last_uid
-    result = FolderResult(folder, uidvalidity, last_uid, rescanned=rescan, highestmodseq=modseq)
-    if rescan:
-        log.warning("%s: UIDVALIDITY changed (%s -> %s): fetching it again",
-                    folder, state.uidvalidity, uidvalidity)
-
-    nothing_new = not rescan and (
-        (uidnext is not None and int(uidnext) <= last_uid + 1)
-        # without UIDNEXT, an unchanged HIGHESTMODSEQ (CONDSTORE) says the same
-        or (uidnext is None and modseq is not None and modseq == state.highestmodseq)
-    )
-    summary = WriteSummary()
-    if not nothing_new:
-        # "N:*" always matches the highest UID, even below N: filter
-        uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
-        if uids:
-            known = store.known_locations(db, SOURCE, folder)
-            todo = [u for u in uids if f"{uidvalidity}:{u}" not in known]
-
-            def checkpoint(batch: list[RawItem]) -> None:
-                syncstate.checkpoint(db, folder, uidvalidity, max(uid_of(i) for i in batch))
-
-            store_batches = ingester()
-            if connect_again is not None and len(todo) > 2 * mailbox.batch_size:
-                items = fetch_elsewhere(
-                    connect_again, folder, uidvalidity, todo, mailbox, store_batches.batch_bytes, client.noop
-                )
-            else:
-                items = fetch_items(client, folder, uidvalidity, todo, mailbox, store_batches.batch_bytes)
-            summary = store_batches.run(items, checkpoint=checkpoint, progress=progress)
-            result.last_uid = max(result.last_uid, uids[-1])
-    if uidnext is not None:
-        # UIDs below the SELECT's UIDNEXT that the search did not return were expunged
-        result.last_uid = max(result.last_uid, int(uidnext) - 1)
-    result.new, result.known, result.quarantined = summary.new, summary.known, summary.quarantined
-    syncstate.succeeded(db, folder, uidvalidity, result.last_uid, modseq, summary.new)
-    return result, summary
-
-
-def sync(
-    db: sqlite_utils.Database,
-    config: Config,
-    *,
-    progress: Callable[[WriteSummary], None] | None = None,
-    client_class: type[IMAPClient] = IMAPClient,
-    workers: int | None = None,
-) -> SyncSummary:
-    """Pull what is new in every folder; raises SyncError (recorded in sync_state) on failure.
-
-    The caller re-threads ``summary.to_rethread`` afterwards.
-    """
-    mailbox = config.mailbox
-    if mailbox is None:
-        raise SyncError(f"{config.path}: no [mailbox] section; add one to use tracker sync")
-    total = SyncSummary()
-    made: list[Ingester] = []
-
-    def ingester() -> "Ingester":
-        if not made:
-            from ..ingest import Ingester
-
-            made.append(Ingester(db, config, workers=workers, batch_size=mailbox.batch_size))
-        return made[0]
-
-    pending: list[str] = list(mailbox.folders or [s.folder for s in syncstate.folder_states(db)])
-    doing = "connecting"
-
-    def report(folder_total: WriteSummary) -> None:
-        if progress:
-            progress(WriteSummary(
-                total.new + folder_total.new, total.known + folder_total.known,
-                total.quarantined + folder_total.quarantined,
-            ))
-
-    try:
-        client = connect(mailbox, client_class)
-        try:
-            doing = "listing folders"
-            if client.has_capability("CONDSTORE") and client.has_capability("ENABLE"):
-                client.enable("CONDSTORE")
-            pending = choose_folders(client, mailbox)
-            for folder in list(pending):
-                doing = f"fetching {folder}"
-                result, summary = sync_folder(
-                    client, db, ingester, folder, mailbox, report, lambda: connect(mailbox, client_class)
-                )
-                total.add(summary)
-                total.folders.append(result)
-                pending.remove(folder)
-        finally:
-            if made:
-                made[0].close()
-            _close(client)
-    except Exception as exc:
-        error = explain(exc, mailbox, doing)  # re-raises what it cannot explain
-        if pending:
-            syncstate.failed(db, pending, str(error))
-        raise error from None
-    return total

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..store import RawItem
+from .item import RawItem
 
 # an mbox "From " separator: "From sender Sun Aug  7 11:40:37 2022"; a body line such as
 # "From time to time" (unescaped in mboxo files) has no time of day and does not split

@@ -19,7 +19,8 @@ from typing import Iterable
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from .records import ParsedMessage
+from ..parse.records import ParsedMessage
+from ..sources.item import RawItem
 
 FTS_TOKENIZE = "unicode61 remove_diacritics 2"
 
@@ -397,20 +398,6 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     db.execute("PRAGMA foreign_keys=OFF")
     migrations.apply(db)
     return db
-
-
-@dataclass
-class RawItem:
-    """One message as a source found it: where, its bytes and when it arrived."""
-
-    source: str
-    folder: str
-    key: str
-    raw: bytes | None
-    arrived_at: datetime | None = None
-    size: int | None = None
-    # set when the source could not get the bytes (too large, unreadable)
-    problem: str | None = None
 
 
 @dataclass

@@ -16,10 +16,15 @@ from typing import Callable, Iterable, Iterator
 
 import sqlite_utils
 
-from . import classify, parse, store, threading
-from .config import Config
-from .records import ParsedMessage
-from .store import RawItem, WriteSummary
+from ..config import Config
+from ..parse import classify
+from ..parse import evidence as matching
+from ..parse import limits, message
+from ..parse.records import ParsedMessage
+from ..sources.item import RawItem
+from . import db as store
+from . import staged
+from .db import WriteSummary
 
 Outcome = ParsedMessage | str  # a record, or the reason it went to quarantine
 Checkpoint = Callable[[list[RawItem]], None]
@@ -34,8 +39,8 @@ def parse_item(raw: bytes | None) -> Outcome:
     if raw is None:
         return "not fetched"
     try:
-        return parse.parse_message(raw)
-    except parse.ParseFailure as exc:
+        return message.parse_message(raw)
+    except limits.ParseFailure as exc:
         return str(exc)
     except RecursionError:
         return "parser failed: nesting too deep"
@@ -55,24 +60,24 @@ def _evidence(config: Config, msg: ParsedMessage, found: Classification, arrived
     derived here in the parser workers instead of afterwards in the single writer."""
     if found is None or (msg.date is None and arrived_at is None):
         return None  # its stored date is the moment it is written: the threader reads it then
-    role = threading.evidence_role(
+    role = matching.evidence_role(
         found[0], found[1], msg.from_.address if msg.from_ else None, (a.address for a in msg.to),
         _resolver(config),
     )
     if role is None:
         return None
     when = store.iso(msg.date) if msg.date is not None else arrived_at  # as the row will store it
-    return [(key, role) for key in threading.evidence_keys(role, msg.subject, when, msg.body_text, config.tz)]
+    return [(key, role) for key in matching.evidence_keys(role, msg.subject, when, msg.body_text, config.tz)]
 
 
-_RESOLVERS: dict[int, "threading.Resolver"] = {}
+_RESOLVERS: dict[int, "matching.Resolver"] = {}
 
 
-def _resolver(config: Config) -> "threading.Resolver":
+def _resolver(config: Config) -> "matching.Resolver":
     key = id(config.correspondents)
     if key not in _RESOLVERS:
         _RESOLVERS.clear()
-        _RESOLVERS[key] = threading.Resolver(config.correspondents)
+        _RESOLVERS[key] = matching.Resolver(config.correspondents)
     return _RESOLVERS[key]
 
 
@@ -176,7 +181,7 @@ class Ingester:
                 for outcome, _, evidence in results:
                     if not isinstance(outcome, str):
                         read.setdefault(outcome.message_id, evidence)  # the first copy is the one stored
-                threading.stage_evidence(
+                staged.stage_evidence(
                     self.db, self.config, [(m, *row) for m in summary.new_message_ids for row in read.get(m) or ()]
                 )
             if checkpoint is not None:

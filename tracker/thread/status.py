@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_package
 
-from .config import Deadline
+from ..config import Deadline
 
 STATUSES = ("awaiting_reply", "acknowledged", "answered", "bounced", "closed")
 MARK_ACTIONS = ("answered", "closed", "reopened")

@@ -1,0 +1,96 @@
+"""Attachments: their size and digest, and the text of PDFs."""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import io
+import time
+from .limits import LARGE_BASE64, PDF_MAX_BYTES, PDF_MAX_PAGES, PDF_MAX_SECONDS, PDF_MAX_TEXT_CHARS
+from .mime import _Leaf
+from .records import Attachment
+from .text import _b64, _B64_JUNK, _clean, decode_words, _transfer_decode
+
+
+# ---------------------------------------------------------------------------
+# attachments
+
+
+def _base64_stream(data: bytes, digest, keep: bool) -> tuple[int, bytes | None, bool]:
+    """Decode a large base64 body in chunks: size, the bytes if ``keep``, repaired flag."""
+    size = 0
+    kept: list[bytes] = []
+    carry = b""
+    repaired = False
+    chunk = 1024 * 1024
+    for start in range(0, len(data), chunk):
+        piece = carry + _B64_JUNK.sub(b"", data[start:start + chunk])
+        usable = len(piece) - len(piece) % 4
+        piece, carry = piece[:usable], piece[usable:]
+        # padding in the middle means concatenated or broken base64: decode what we can
+        try:
+            decoded = binascii.a2b_base64(piece)
+        except binascii.Error:
+            decoded, repaired = _b64(piece)[0], True
+        size += len(decoded)
+        digest.update(decoded)
+        if keep:
+            kept.append(decoded)
+    if carry:
+        decoded, _ = _b64(carry)
+        repaired = True
+        size += len(decoded)
+        digest.update(decoded)
+        if keep:
+            kept.append(decoded)
+    return size, (b"".join(kept) if keep else None), repaired
+
+
+def _pdf_text(data: bytes, defects: list[str]) -> str | None:
+    """The text of a PDF letter, bounded in pages, time and size; None when unreadable."""
+    if len(data) > PDF_MAX_BYTES:
+        defects.append("PDF too large for text extraction")
+        return None
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")
+        texts: list[str] = []
+        total = 0
+        started = time.monotonic()
+        for number, page in enumerate(reader.pages):
+            if number >= PDF_MAX_PAGES or time.monotonic() - started > PDF_MAX_SECONDS:
+                defects.append("PDF text extraction stopped early (pages or time limit)")
+                break
+            text = page.extract_text() or ""
+            texts.append(text)
+            total += len(text)
+            if total > PDF_MAX_TEXT_CHARS:
+                break
+        return "\n".join(texts)[:PDF_MAX_TEXT_CHARS].replace("\x00", "")
+    except Exception as exc:  # noqa: BLE001 - pypdf fails in many ways on broken files
+        defects.append(f"PDF text unreadable ({type(exc).__name__})")
+        return None
+
+
+def _attachment(leaf: _Leaf, defects: list[str]) -> Attachment:
+    digest = hashlib.sha256()
+    is_pdf = leaf.content_type == "application/pdf" or leaf.filename.lower().endswith(".pdf")
+    data: bytes | None
+    if leaf.encoding == "base64" and len(leaf.raw) > LARGE_BASE64:
+        size, data, repaired = _base64_stream(leaf.raw, digest, keep=is_pdf and len(leaf.raw) < PDF_MAX_BYTES * 2)
+        if repaired:
+            defects.append("broken base64 in an attachment")
+    else:
+        data = _transfer_decode(leaf.raw, leaf.encoding, "an attachment", defects)
+        size = len(data)
+        digest.update(data)
+    text = None
+    if is_pdf:
+        text = _pdf_text(data, defects) if data is not None else None
+        if data is None:
+            defects.append("PDF too large for text extraction")
+    name = _clean(decode_words(leaf.filename, defects))[:255]
+    return Attachment(name, leaf.content_type, size, digest.hexdigest(), text)

@@ -1,0 +1,62 @@
+"""Delivery status notifications (bounces): the reports their message/delivery-status parts give."""
+
+from __future__ import annotations
+
+import re
+from .headers import _is_address
+from .records import DeliveryReport
+
+
+# ---------------------------------------------------------------------------
+# delivery status notifications (bounces)
+
+_QUOTED_ID = re.compile(r"(?im)^[ \t]*message-id:[ \t]*<([^<>\s]+)>")
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def _dsn_fields(block: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    name = None
+    for line in block.splitlines():
+        if line[:1] in (" ", "\t") and name:
+            fields[name] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and " " not in key.strip():
+            name = key.strip().lower()
+            fields.setdefault(name, value.strip())
+    return fields
+
+
+def _typed_address(value: str) -> str:
+    """``rfc822; Someone@Example.org`` -> ``someone@example.org``."""
+    _, sep, addr = value.partition(";")
+    return (addr if sep else value).strip().strip("<>").lower()
+
+
+def _delivery_reports(text: str) -> list[DeliveryReport]:
+    reports = []
+    for block in re.split(r"\r?\n[ \t]*\r?\n", text):
+        fields = _dsn_fields(block)
+        recipient = ""
+        for name in ("original-recipient", "final-recipient", "x-actual-recipient"):
+            candidate = _typed_address(fields.get(name, ""))
+            if _is_address(candidate):
+                recipient = candidate
+                break
+        if not recipient:
+            continue
+        status = _STATUS.search(fields.get("status", ""))
+        diagnostic = fields.get("diagnostic-code", "")
+        kind, sep, rest = diagnostic.partition(";")
+        if sep and " " not in kind.strip():
+            diagnostic = rest
+        reports.append(
+            DeliveryReport(
+                recipient=recipient,
+                action=fields.get("action", "").strip().lower()[:20],
+                status=status.group(1) if status else "",
+                diagnostic=" ".join(diagnostic.split())[:1000],
+            )
+        )
+    return reports

@@ -1,0 +1,91 @@
+"""The Datasette instance: tracker's metadata, templates and plugin, served by ``tracker serve``."""
+
+from __future__ import annotations
+
+
+import os
+
+from ..config import Config
+from .hosts import check_host
+from .metadata import metadata, password_hash_env
+from .settings import DATABASE_NAME, PublishError, STATIC_MOUNT, TEMPLATES
+
+
+# --- the Datasette instance -----------------------------------------------------------------
+
+
+def make_datasette(config: Config, *, base_url: str | None = None):
+    """A Datasette instance serving ``config.database`` as ``tracker`` (mutable, read-only
+    connections), with tracker's metadata, templates and plugin. ``base_url`` overrides the
+    config's path prefix (for a reverse proxy, e.g. ``/tracker/``)."""
+    from datasette.app import Datasette
+    from datasette.database import Database
+    from datasette.plugins import pm
+
+    from . import plugin as datasette_plugin
+
+    if not config.database.exists():
+        raise PublishError(
+            f"{config.database}: no database yet; run `tracker import PATH` or `tracker sync` first "
+            f"(or `tracker demo` to try tracker with the demo mailbox)"
+        )
+    if not TEMPLATES.is_dir():
+        raise PublishError(
+            f"{TEMPLATES}: the page templates are missing; reinstall tracker "
+            f"(python3 -m pip install . from its source folder)"
+        )
+    if not pm.is_registered(datasette_plugin):
+        pm.register(datasette_plugin, name="tracker")
+    for user, hashed in config.auth.password_hashes.items():
+        os.environ[password_hash_env(user)] = hashed
+    prefix = base_url if base_url is not None else config.base_url
+    prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
+    ds = Datasette(
+        metadata=metadata(config),
+        template_dir=str(TEMPLATES),
+        static_mounts=[(STATIC_MOUNT, str(TEMPLATES / "static"))],
+        settings={
+            "base_url": prefix,
+            "allow_download": False,
+            "default_page_size": 50,
+            "sql_time_limit_ms": 5000,
+            "facet_time_limit_ms": 400,
+        },
+        secret=os.environ.get("TRACKER_DATASETTE_SECRET") or None,
+    )
+    ds.add_database(Database(ds, path=str(config.database), is_mutable=True), name=DATABASE_NAME)
+    return ds
+
+
+class QuietQueryErrors:
+    """stderr for ``tracker serve``: Datasette writes a failing query's SQL, its parameters
+    and SQLite's message there ("ERROR: conn=..., sql = ..., params = {'search': ...}"), and
+    search words may name the people the letters are about. Only the fact is kept."""
+
+    PREFIX = "ERROR: conn="
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if text.startswith(self.PREFIX):
+            self.stream.write("tracker serve: a database query failed (its text is not logged)\n")
+            return len(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def serve(config: Config, host: str = "127.0.0.1", port: int = 8001) -> None:
+    """Serve the tracker with Datasette on ``host:port`` until interrupted."""
+    import asyncio
+    import sys
+
+    import uvicorn
+
+    check_host(config, host)
+    sys.stderr = QuietQueryErrors(sys.stderr)
+    ds = make_datasette(config)
+    asyncio.run(ds.invoke_startup())
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

@@ -20,7 +20,7 @@ from tests.conftest import write_config
 from tracker import config as config_module
 from tracker import store
 from tracker import web as publish
-from tracker.web import metadata as web_metadata
+from tracker.web.metadata import _TABLE_COLUMNS
 from tracker.web.format import human_size, sanitize_html
 from tracker.web.plugin import fts_query
 
@@ -326,7 +326,7 @@ def test_tables_have_french_titles_labels_facets_and_sorts(french):
     for table, entry in meta.items():
         if not entry.get("hidden"):
             assert entry["title"] and entry["description"], table
-            for column in web_metadata._TABLE_COLUMNS[table]:
+            for column in _TABLE_COLUMNS[table]:
                 assert column in entry["columns"], (table, column)
 
 
@@ -347,8 +347,8 @@ def test_internal_tables_are_hidden(french):
     for name in publish.HIDDEN:
         assert name not in visible
     assert {"threads", "messages", "correspondents", "attachments"} <= visible
-    # a new table is internal until someone labels it for users (web_metadata._TABLE_COLUMNS)
-    assert visible <= set(web_metadata._TABLE_COLUMNS), visible - set(web_metadata._TABLE_COLUMNS)
+    # a new table is internal until someone labels it for users (_TABLE_COLUMNS)
+    assert visible <= set(_TABLE_COLUMNS), visible - set(_TABLE_COLUMNS)
     views = {v["name"] for v in data["views"]}
     assert {"unanswered", "responsiveness"} <= views
     assert not any(name.startswith(("messages_fts", "attachments_fts")) for name in visible)

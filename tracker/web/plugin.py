@@ -2,8 +2,8 @@
 
 Hooks, each doing one thing:
 
-- ``prepare_connection``: a SQLite authorizer that refuses to read ``raw_messages`` on every
-  Datasette connection, and the SQL helpers the canned queries use (``tracker_fts``,
+- ``prepare_connection``: the SQLite authorizer of :mod:`tracker.web.guard` (private tables,
+  leaking virtual tables and functions) on every Datasette connection, and the SQL helpers the canned queries use (``tracker_fts``,
   ``tracker_row_url``).
 - ``asgi_wrapper``: a Content-Security-Policy on every response. Scripts may only come from
   Datasette's own static files and the few inline scripts Datasette's templates ship, allowed by
@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 from .context import correspondent_data, home_data, thread_data
+from .guard import authorizer
 from .format import deadline_label, highlight, human_size, json_list, local_date, number, sanitize_html, _value, _word
 from .labels import column_label, VALUES
 from .settings import DATABASE_NAME, NEVER_SERVED, plugin_settings, STATIC_MOUNT
@@ -65,18 +65,6 @@ def fts_query(text: str | None) -> str:
     return " ".join(parts) or '"\u2063"'
 
 
-def _authorizer(never_served: frozenset[str]):
-    def authorize(action, arg1, arg2, database, source):
-        # column "" is a read of no column (count(*)): it tells how many rows, not what they hold
-        if action == sqlite3.SQLITE_READ and arg1 in never_served and arg2 != "":
-            return sqlite3.SQLITE_DENY
-        if action == sqlite3.SQLITE_ATTACH:
-            return sqlite3.SQLITE_DENY
-        return sqlite3.SQLITE_OK
-
-    return authorize
-
-
 def thread_path(datasette, thread_id: str) -> str:
     """The path of a thread's page, with Datasette's base_url prefix."""
     return datasette.urls.row(DATABASE_NAME, "threads", tilde_encode(str(thread_id)))
@@ -87,7 +75,7 @@ def prepare_connection(conn, database, datasette):
     settings = plugin_settings(datasette)
     if settings is None or database != DATABASE_NAME:
         return
-    conn.set_authorizer(_authorizer(frozenset(settings.get("never_served", NEVER_SERVED))))
+    conn.set_authorizer(authorizer(settings.get("never_served", NEVER_SERVED)))
     conn.create_function("tracker_fts", 1, fts_query, deterministic=True)
     root = (settings.get("feed_root") or "").rstrip("/")
 

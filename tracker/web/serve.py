@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 
 from ..config import Config
+from .guard import GuardedDatabase
 from .hosts import check_host
 from .metadata import metadata, password_hash_env
-from .settings import DATABASE_NAME, PublishError, STATIC_MOUNT, TEMPLATES
+from .settings import DATABASE_NAME, NEVER_SERVED, PublishError, STATIC_MOUNT, TEMPLATES
 
 
 # --- the Datasette instance -----------------------------------------------------------------
@@ -19,7 +20,6 @@ def make_datasette(config: Config, *, base_url: str | None = None):
     connections), with tracker's metadata, templates and plugin. ``base_url`` overrides the
     config's path prefix (for a reverse proxy, e.g. ``/tracker/``)."""
     from datasette.app import Datasette
-    from datasette.database import Database
     from datasette.plugins import pm
 
     from . import plugin as datasette_plugin
@@ -53,7 +53,8 @@ def make_datasette(config: Config, *, base_url: str | None = None):
         },
         secret=os.environ.get("TRACKER_DATASETTE_SECRET") or None,
     )
-    ds.add_database(Database(ds, path=str(config.database), is_mutable=True), name=DATABASE_NAME)
+    database = GuardedDatabase(ds, path=str(config.database), is_mutable=True, never_served=NEVER_SERVED)
+    ds.add_database(database, name=DATABASE_NAME)
     return ds
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sqlite3
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
@@ -32,6 +33,8 @@ Checkpoint = Callable[[list[RawItem]], None]
 # below this many messages a batch is parsed in-process: a pool costs more than it saves
 POOL_THRESHOLD = 40
 CHUNK = 16
+# what a row holds besides the raw bytes (sha256, Message-ID, dates), within SQLite's length limit
+ROW_MARGIN = 4096
 
 
 def parse_item(raw: bytes | None) -> Outcome:
@@ -157,8 +160,34 @@ class Ingester:
 
     def write(self, batch: list[RawItem], checkpoint: Checkpoint | None = None) -> WriteSummary:
         """Parse and store one batch in one transaction, with the caller's checkpoint."""
-        outcomes = self._collect(self._submit(batch))
+        outcomes = self._fit(batch, self._collect(self._submit(batch)))
         return self._write(batch, outcomes, checkpoint)
+
+    def _fit(self, batch: list[RawItem], results: list[Result]) -> list[Result]:
+        """Quarantine what SQLite could not store (a value over its length limit would abort
+        the whole batch, and every rerun after it): bytes too long are not stored, a record
+        with a text too long keeps only its bytes."""
+        limit = self.db.conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) - ROW_MARGIN
+        fitted: list[Result] = []
+        for item, result in zip(batch, results):
+            outcome = result[0]
+            if item.raw is not None and len(item.raw) > limit:
+                item.size, item.raw = len(item.raw), None
+                item.problem = (
+                    f"too large for the database: {item.size} bytes, over SQLite's length limit "
+                    f"({limit + ROW_MARGIN}); not stored"
+                )
+                result = (item.problem, None, None)
+            elif not isinstance(outcome, str):
+                longest = max(_stored_length(outcome.body_text, limit), _stored_length(outcome.body_html, limit))
+                if longest > limit:
+                    reason = (
+                        f"too large for the database: a text of {longest} bytes, over SQLite's "
+                        f"length limit ({limit + ROW_MARGIN}); kept raw, not read"
+                    )
+                    result = (reason, None, None)
+            fitted.append(result)
+        return fitted
 
     def _write(
         self,
@@ -213,15 +242,22 @@ class Ingester:
         for batch in self.batches(items):
             pending = self._submit(batch)
             if previous is not None:
-                total.add(self._write(previous[0], self._collect(previous[1]), checkpoint))
+                total.add(self._write(previous[0], self._fit(previous[0], self._collect(previous[1])), checkpoint))
                 if progress:
                     progress(total)
             previous = (batch, pending)
         if previous is not None:
-            total.add(self._write(previous[0], self._collect(previous[1]), checkpoint))
+            total.add(self._write(previous[0], self._fit(previous[0], self._collect(previous[1])), checkpoint))
             if progress:
                 progress(total)
         return total
+
+
+def _stored_length(text: str | None, limit: int) -> int:
+    """The bytes SQLite stores for ``text`` (UTF-8), counted only when it may be over ``limit``."""
+    if text is None or len(text) * 4 <= limit:  # at most 4 bytes a character
+        return 0 if text is None else len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def sha256(raw: bytes) -> str:

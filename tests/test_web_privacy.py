@@ -122,3 +122,79 @@ def test_private_tables_and_leaks_are_refused_by_the_real_server(private):
                 check_refused(sql, status, body, csv=".csv" in path)
         status, _, body = get(url + "/tracker.json?_shape=array&sql=" + quote("select count(*) as n from threads"))
         assert status == 200 and body == '[{"n": 3}]'
+
+
+# --- SQL for admins only ---------------------------------------------------------------------
+
+PASSWORDS = {"alice": "alice-s3cret-pass", "bob": "bob-s3cret-pass"}
+
+
+def with_accounts(folder, admins='["alice"]', extra=""):
+    from datasette_auth_passwords.utils import hash_password
+
+    hashes = ", ".join(f'{user} = "{hash_password(pw)}"' for user, pw in PASSWORDS.items())
+    return build_database(folder, extra=f"{extra}\n[auth]\npassword_hashes = {{ {hashes} }}\nadmins = {admins}\n")
+
+
+async def login(ds, user):
+    response = await ds.client.post("/-/login", data={"username": user, "password": PASSWORDS[user]})
+    assert response.status_code == 302, response.text
+    return {"ds_actor": response.cookies["ds_actor"]}
+
+
+SQL = "/tracker.json?_shape=array&sql=" + quote("select subject from messages order by date limit 1")
+CANNED = "/tracker/letters_to.json?_shape=array&correspondent=" + quote("Santé")
+WHERE = "/tracker/messages.json?_shape=array&_where=" + quote("subject like '%soins%'")
+
+
+def test_sql_belongs_to_admins_once_logins_exist(tmp_path):
+    config = with_private_tables(with_accounts(tmp_path))
+    ds = publish.make_datasette(config)
+    leak = "/tracker.json?sql=" + quote(private_queries("raw_messages")[0])
+
+    async def go():
+        await ds.invoke_startup()
+        admin, member = await login(ds, "alice"), await login(ds, "bob")
+        paths = [SQL, CANNED, WHERE, "/tracker", leak]
+        return ({who: [await ds.client.get(p, cookies=c) for p in paths]
+                 for who, c in (("admin", admin), ("member", member), ("anonymous", None))})
+
+    got = asyncio.run(go())
+    admin, member, anonymous = got["admin"], got["member"], got["anonymous"]
+    assert admin[0].status_code == 200 and admin[0].json() == [{"subject": "Conditions de rétention administrative"}]
+    assert admin[2].status_code == 200 and len(admin[2].json()) == 1
+    assert 'name="sql"' in admin[3].text  # the SQL editor on the database page
+    check_refused("admin", admin[4].status_code, admin[4].text)  # the wall holds for admins too
+    assert member[0].status_code == 403 and "rétention" not in member[0].text
+    assert member[2].status_code == 403 and "soins" not in member[2].text.replace("soins%", "")
+    assert member[1].status_code == 200 and [r["thread_id"] for r in member[1].json()] == ["t-sante-1"]
+    assert member[3].status_code == 200 and 'name="sql"' not in member[3].text
+    assert admin[1].status_code == 200
+    for response in anonymous:
+        assert response.status_code in (302, 403) and "rétention" not in response.text
+
+
+def test_no_admins_means_no_sql_for_anyone_with_logins(tmp_path):
+    config = with_accounts(tmp_path, admins="[]")
+    ds = publish.make_datasette(config)
+
+    async def go():
+        await ds.invoke_startup()
+        return [await ds.client.get(p, cookies=await login(ds, "alice")) for p in (SQL, CANNED)]
+
+    sql, canned = asyncio.run(go())
+    assert sql.status_code == 403 and canned.status_code == 200
+
+
+def test_loopback_without_logins_keeps_sql(private):
+    response = asyncio.run(publish.make_datasette(private).client.get(SQL))
+    assert response.status_code == 200 and response.json()[0]["subject"]
+
+
+def test_an_admin_without_an_account_is_a_config_error(tmp_path):
+    from tests.conftest import write_config
+    from tracker import config as config_module
+
+    path = write_config(tmp_path, '[auth]\npassword_hashes = { alice = "pbkdf2_sha256$1$x$y" }\nadmins = ["mallory"]\n')
+    with pytest.raises(config_module.ConfigError, match=r"auth\.admins names 'mallory'.*password_hashes"):
+        config_module.load(path)

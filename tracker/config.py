@@ -96,9 +96,11 @@ class Digest:
 
 @dataclass
 class Auth:
-    """Datasette authentication: password hashes live here, never passwords."""
+    """Datasette authentication: password hashes live here, never passwords. ``admins`` name the
+    accounts that may also write SQL (Datasette's SQL editor and ``?sql=``)."""
 
     password_hashes: dict[str, str] = field(default_factory=dict)
+    admins: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -162,7 +164,7 @@ SCHEMA: dict[str, Any] = {
         "ca_file": str,
         "timeout": (int, float),
     },
-    "auth": {"password_hashes": dict},
+    "auth": {"password_hashes": dict, "admins": list},
 }
 
 TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", list: "a list", dict: "a table"}
@@ -411,8 +413,21 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
             timeout=float(smtp.get("timeout", Smtp.timeout)),
         )
 
-    config.auth = Auth(password_hashes=_password_hashes(data.get("auth", {}), path))
+    hashes = _password_hashes(data.get("auth", {}), path)
+    config.auth = Auth(password_hashes=hashes, admins=_admins(data.get("auth", {}), hashes, path))
     return config
+
+
+def _admins(auth: dict[str, Any], hashes: dict[str, str], path: Path) -> list[str]:
+    """The accounts of ``auth.admins``: each one must have a password hash."""
+    admins = _strings(auth.get("admins", []), path, "auth.admins", lower=False)
+    for user in admins:
+        if user not in hashes:
+            raise ConfigError(
+                f"{path}: auth.admins names {user!r}, who has no account; add {user!r} to "
+                f"auth.password_hashes (make a hash with `datasette hash-password`) or remove the name"
+            )
+    return admins
 
 
 def _password_hashes(auth: dict[str, Any], path: Path) -> dict[str, str]:

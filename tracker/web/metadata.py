@@ -20,7 +20,10 @@ Decisions:
   is off.
 - When ``[auth] password_hashes`` is configured, an instance-level ``"allow"``
   block lets only those accounts see anything; anonymous visitors are sent to
-  the login page.
+  the login page. SQL of one's own (the SQL editor, ``?sql=``, ``_where=``) is
+  then Datasette's ``execute-sql`` permission, given by ``"allow_sql"`` to the
+  accounts of ``[auth] admins`` only (nobody when none is named); members keep
+  the pages and canned queries. Without accounts (loopback, one person), SQL stays.
 """
 
 from __future__ import annotations
@@ -144,6 +147,7 @@ def metadata(config: Config) -> dict[str, Any]:
     }
     if config.auth.password_hashes:
         meta["allow"] = {"id": sorted(config.auth.password_hashes)}
+        meta["allow_sql"] = {"id": sorted(config.auth.admins)} if config.auth.admins else False
         meta["plugins"]["datasette-auth-passwords"] = {
             f"{user}_password_hash": {"$env": password_hash_env(user)}
             for user in config.auth.password_hashes

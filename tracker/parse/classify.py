@@ -42,7 +42,13 @@ HEADERS_READ = (
     "return-path",
     "content-type",
     "x-failed-recipients",
+    "x-post-messageclass",
 )
+# Headers whose mere presence says a machine answered (``X-Autoreply:`` is sent empty).
+PRESENCE_HEADERS = ("x-autoreply", "x-autorespond")
+# Key of the type of a report nested in multipart/mixed (bounces.NESTED_REPORT): no real
+# header has a ":" in its name.
+NESTED_REPORT = ":nested-report-type"
 
 # Folders whose messages are ours: a path segment starting with one of these.
 SENT_FOLDER_WORDS = ("sent", "envoy", "gesendet", "enviad", "inviat", "verzonden", "skickat")
@@ -50,7 +56,10 @@ SENT_FOLDER_WORDS = ("sent", "envoy", "gesendet", "enviad", "inviat", "verzonden
 DRAFT_FOLDER_WORDS = ("draft", "brouillon", "entwurf", "borrador", "bozz", "concept", "templates")
 
 # Senders that are mail systems, not people: their mail is about delivery.
-DAEMON_SENDERS = ("mailer-daemon", "mailerdaemon", "mail-daemon")
+DAEMON_SENDERS = (
+    "mailer-daemon", "mailerdaemon", "mailer_daemon", "mail-daemon", "mail.delivery.system",
+    "mail-delivery-system", "mail_delivery_system", "maildeliverysystem",
+)
 # Mail administrators: about delivery only when something else says so (people write
 # from postmaster@ too).
 POSTMASTER_SENDERS = ("postmaster",)
@@ -70,7 +79,13 @@ BOUNCE_SUBJECTS = (
     "échec de remise", "remise impossible", "delivery status notification (failure)",
     "delivery failure", "delivery has failed", "failure notice", "returned mail",
     "mail delivery failed", "mail delivery failure", "mail system error",
-    "message not delivered", "unzustellbar", "nicht zustellbar",
+    "message not delivered", "unzustellbar", "nicht zustellbar", "non recapitabile",
+    "onbestelbaar", "niet bestelbaar", "olevererbart", "no se puede entregar", "no entregado",
+    "mail could not be delivered", "message could not be delivered", "could not deliver",
+    "there was an error sending your mail", "delivery status notification",
+    "failed mail", "permanent delivery failure", "permanent error", "non-delivery",
+    "nondeliverable", "non-deliverable", "undeliverable mail", "returned mail",
+    "error during delivery", "delivery notification: delivery has failed",
     "notification d'état de remise (échec)", "notification d'état de la remise (échec)",
     "notification d'état de la distribution (échec)",
 )
@@ -82,7 +97,9 @@ DELAY_SUBJECTS = (
     "notification d'état de remise (retard)", "notification d'état de la remise (retard)",
     "notification d'état de la distribution (retard)",
     "notification d'état de remise (réussite)",
-    "notification d'état de la distribution (réussite)",
+    "notification d'état de la distribution (réussite)", "successful mail delivery report",
+    "delivery status notification (relay)", "delivery status notification (delayed)",
+    "warning: message", "zustellung nicht abgeschlossen", "zustellung verzögert",
 )
 
 # Subjects of out-of-office and other automatic answers: how the subject starts.
@@ -198,7 +215,7 @@ def _phrases(words: Iterable[str]) -> re.Pattern:
 
 
 _BOUNCE_SUBJECT = re.compile(r"^(?:" + _phrases(BOUNCE_SUBJECTS).pattern + ")")
-_DELAY_SUBJECT = re.compile(r"^(?:" + _phrases(DELAY_SUBJECTS).pattern + ")")
+_DELAY_SUBJECT = re.compile(r"^(?:" + _phrases(DELAY_SUBJECTS).pattern + r")|\(delay\)|:\s*warning\s*$")
 _AUTO_SUBJECT = re.compile(r"^[\[(]?(?:" + _phrases(AUTO_REPLY_SUBJECTS).pattern + ")")
 _WORDS = _phrases(AUTO_REPLY_SUBJECT_WORDS).pattern
 _AUTO_SUBJECT_WORD = re.compile(rf"^(?:\[(?:{_WORDS})\]|\((?:{_WORDS})\)|(?:{_WORDS})\s*(?::|$))")
@@ -275,7 +292,7 @@ def _facts(
         headers={
             name: fold(str(value))
             for name, value in ((str(k).lower(), v) for k, v in (headers or {}).items())
-            if name in HEADERS_READ and value
+            if (name in HEADERS_READ and (value or name in PRESENCE_HEADERS)) or name == NESTED_REPORT
         },
         is_delivery_report=bool(is_delivery_report),
         report_actions=tuple(fold(r.action) for r in reports),
@@ -287,6 +304,9 @@ def _local_part(address: str) -> str:
 
 
 def _report_type(facts: _Facts) -> str:
+    nested = facts.header(NESTED_REPORT)
+    if nested:
+        return nested
     content_type = facts.header("content-type")
     match = re.search(r"report-type\s*=\s*\"?([\w-]+)", content_type)
     if match:
@@ -301,11 +321,10 @@ def _auto_submitted(facts: _Facts) -> bool:
     value = facts.header("auto-submitted")
     if value and not value.startswith("no"):
         return True
-    for name in ("x-autoreply", "x-autorespond"):
-        value = facts.header(name)
-        if value and value not in ("no", "false", "0"):
+    for name in PRESENCE_HEADERS:
+        if name in facts.headers and facts.header(name) not in ("no", "false", "0"):
             return True
-    if facts.header("precedence") == "auto_reply":
+    if facts.header("precedence") == "auto_reply" or "autoresponder" in facts.header("x-post-messageclass"):
         return True
     # Exchange out of office: X-Auto-Response-Suppress alone is on much ordinary mail; an
     # Exchange OOF also comes from the mailbox rules agent (and carries Auto-Submitted).
@@ -320,6 +339,12 @@ def _auto_submitted(facts: _Facts) -> bool:
 def _bulk(facts: _Facts) -> bool:
     """Newsletters and mailing lists."""
     return bool(facts.header("list-unsubscribe") or facts.header("list-id"))
+
+
+def _automatic_sender(facts: _Facts) -> bool:
+    """A null return path or a no-reply sender: nobody reads answers to this message."""
+    local = _local_part(facts.from_address)
+    return facts.header("return-path") == "<>" or any(w in local for w in NO_REPLY_SENDERS)
 
 
 def _bulk_precedence(facts: _Facts) -> bool:
@@ -347,8 +372,8 @@ def _delivery_kind(facts: _Facts) -> str | None:
     daemon = local_part.startswith(DAEMON_SENDERS)
     postmaster = local_part.startswith(POSTMASTER_SENDERS)
     null_sender = facts.header("return-path") == "<>"
-    bounce_subject = bool(_BOUNCE_SUBJECT.match(_strip_prefixes(facts.subject)))
-    delay_subject = bool(_DELAY_SUBJECT.match(facts.subject))
+    delay_subject = bool(_DELAY_SUBJECT.search(facts.subject))
+    bounce_subject = not delay_subject and bool(_BOUNCE_SUBJECT.match(_strip_prefixes(facts.subject)))
     is_notice = (
         report_type == "delivery-status"
         or (facts.is_delivery_report and report_type in ("", "delivery-status"))
@@ -372,6 +397,12 @@ def _delivery_kind(facts: _Facts) -> str | None:
     if delay_subject or "warning" in facts.header("auto-submitted"):
         return "other"
     return "bounce"
+
+
+def looks_like_delivery_subject(subject: str) -> bool:
+    """True for subjects of delivery failures, delay warnings and success notices."""
+    folded = fold(subject)
+    return bool(_DELAY_SUBJECT.search(folded) or _BOUNCE_SUBJECT.match(_strip_prefixes(folded)))
 
 
 def _strip_prefixes(subject: str) -> str:
@@ -401,15 +432,19 @@ def _incoming_kind(facts: _Facts) -> str:
         return "other"
     if facts.delivery_kind:
         return facts.delivery_kind
-    if _bulk(facts):
-        return "other"
-
     subject = facts.subject
     bare_subject = _strip_prefixes(subject)
     own = facts.own
+    if _bulk(facts):
+        # an out-of-office that came through a list answers the list's letter all the same
+        away = _AWAY_BODY.found_in(own) and (_auto_submitted(facts) or _automatic_sender(facts))
+        return "auto_reply" if _AUTO_SUBJECT.search(subject) or away else "other"
+
     automatic = _auto_submitted(facts) or bool(_AUTOMATIC_BODY.found_in(own))
     if automatic:
         return _automatic_kind(facts, automatic=True)
+    if _automatic_sender(facts) and len(own) <= ACK_MAX_CHARS and _AWAY_BODY.found_in(own):
+        return "auto_reply"  # "I am out of the office until ..." from a null or no-reply sender
     if _AUTO_SUBJECT.search(subject) or _AUTO_SUBJECT_WORD.match(bare_subject):
         return "auto_reply"
     if _READ_RECEIPT_SUBJECT.match(subject):
@@ -543,4 +578,5 @@ __all__ = [
     "is_coalition_address",
     "is_draft_folder",
     "is_sent_folder",
+    "looks_like_delivery_subject",
 ]

@@ -10,8 +10,11 @@ from .records import DeliveryReport
 # ---------------------------------------------------------------------------
 # delivery status notifications (bounces)
 
-_QUOTED_ID = re.compile(r"(?im)^[ \t]*message-id:[ \t]*<([^<>\s]+)>")
+_QUOTED_ID = re.compile(r"(?im)^[ \t>]*message-id:[ \t]*<([^<>\s]+)>")
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_SMTP_CODE = re.compile(r"\s*([245])\d\d\b")
+# Actions as some servers spell them -> RFC 3464's words.
+_ACTIONS = {"failure": "failed", "fail": "failed", "delay": "delayed", "deliverable": "delivered"}
 
 
 def _dsn_fields(block: str) -> dict[str, str]:
@@ -47,6 +50,11 @@ def _delivery_reports(text: str) -> list[DeliveryReport]:
         if not recipient:
             continue
         status = _STATUS.search(fields.get("status", ""))
+        code = status.group(1) if status else ""
+        smtp = _SMTP_CODE.match(fields.get("status", ""))
+        if not code and smtp:
+            code = f"{smtp.group(1)}.0.0"  # "Status: 553 sorry, ..." : an SMTP reply, its class kept
+        action = fields.get("action", "").strip().lower()[:20]
         diagnostic = fields.get("diagnostic-code", "")
         kind, sep, rest = diagnostic.partition(";")
         if sep and " " not in kind.strip():
@@ -54,8 +62,8 @@ def _delivery_reports(text: str) -> list[DeliveryReport]:
         reports.append(
             DeliveryReport(
                 recipient=recipient,
-                action=fields.get("action", "").strip().lower()[:20],
-                status=status.group(1) if status else "",
+                action=_ACTIONS.get(action, action),
+                status=code,
                 diagnostic=" ".join(diagnostic.split())[:1000],
             )
         )

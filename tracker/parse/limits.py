@@ -35,6 +35,7 @@ KEPT_HEADERS = frozenset(
         "return-path",
         "content-type",
         "x-failed-recipients",
+        "x-post-messageclass",
         "x-mailer",
         "user-agent",
     }

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 from .attachments import _attachment
+from .bounces import complete_report, looks_like_report, note_nested_report
 from .dsn import _delivery_reports, _QUOTED_ID, _STATUS
 from .headers import _addresses, _BRACKETED, _date, _Headers, _ids, _is_address, _message_id, normalize_subject, _read_headers
 from .limits import _EXCHANGE_KEPT, KEPT_HEADERS, LARGE_HEADER_BYTES, MAX_HEADER_BYTES, MAX_HEADER_VALUE_CHARS, MAX_MESSAGE_BYTES, MAX_REFERENCES, ParseFailure
@@ -155,6 +156,9 @@ def _parse(raw: bytes) -> ParsedMessage:
     if head.first("from") is not None and len(froms) > 1:
         defects.append("From names several mailboxes: the first is used")
     _read_body(raw, head, message, defects)
+    note_nested_report(message)
+    if looks_like_report(message):  # only these pay for a stdlib Message (flufl.bounce)
+        complete_report(raw, message, defects)
     message.defects = list(dict.fromkeys(defects))  # once each, in order
     return message
 

@@ -117,18 +117,22 @@ def _ids(value: str) -> list[str]:
 
 
 def _message_id(value: str | None, defects: list[str]) -> str | None:
+    """The id of a Message-ID value without brackets; None (the caller derives one from the
+    bytes) when it is no id: empty, a lone quote, spaces, no "@". Taking such a value as the
+    message's identity would make a second, different message with it "already known"."""
     if value is None:
         return None
     found = _BRACKETED.findall(value)
     # a truncated "<abc@d" keeps no stray bracket: replies cite it as <abc@d>
     candidate = (found[0] if found else value.strip().strip("<>")).strip()
-    if not candidate or len(candidate) > MAX_ID_LENGTH or _SPACE.search(candidate):
+    if candidate and "@" not in candidate and not _SPACE.search(candidate):
+        defects.append("Message-ID without @ replaced by one derived from the bytes")
+        return None
+    if not _valid_id(candidate) or _SPACE.search(candidate):
         defects.append("unreadable Message-ID replaced by one derived from the bytes")
         return None
     if not found:
         defects.append("Message-ID without angle brackets")
-    if "@" not in candidate:
-        defects.append("Message-ID without @")
     return candidate
 
 

@@ -198,3 +198,86 @@ def test_an_admin_without_an_account_is_a_config_error(tmp_path):
     path = write_config(tmp_path, '[auth]\npassword_hashes = { alice = "pbkdf2_sha256$1$x$y" }\nadmins = ["mallory"]\n')
     with pytest.raises(config_module.ConfigError, match=r"auth\.admins names 'mallory'.*password_hashes"):
         config_module.load(path)
+
+
+# --- CSV cells no spreadsheet runs ------------------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://203.0.113.9/x","cliquez")'
+PLUS_NAME = "+33 Mallory, cabinet"
+AT_NAME = "@mallory"
+TAB_NAME = "\t-1+1"
+
+
+def with_formulas(config):
+    from datetime import datetime, timezone
+
+    from tests.test_publish import _message
+    from tracker import store
+
+    db = store.open_db(config.database)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    _message(db, "<f1@interieur>", now, "incoming", "reply", "cabinet@interieur.gouv.fr", FORMULA,
+             "-2+3 corps", [("coordination@collectif.example.org", AT_NAME), ("x@collectif.example.org", TAB_NAME)],
+             from_name=PLUS_NAME)
+    db.conn.close()
+    return config
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_datasette_csv_exports_neutralize_formulas(tmp_path):
+    from tracker.report.reports import spreadsheet_safe
+
+    config = with_formulas(build_database(tmp_path))
+    ds = publish.make_datasette(config)
+    paths = [
+        "/tracker/messages.csv?_size=max",
+        "/tracker/messages.csv?_stream=1&_dl=1",
+        "/tracker/recipients.csv?_size=max&_labels=on",
+        "/tracker/replies_this_week.csv",
+        "/tracker.csv?sql=" + quote("select subject, from_name, '-5' as minus, 7 as n from messages"),
+    ]
+
+    async def go():
+        await ds.invoke_startup()
+        return [await ds.client.get(p) for p in paths]
+
+    seen = set()
+    for path, response in zip(paths, asyncio.run(go())):
+        assert response.status_code == 200, (path, response.text[:300])
+        assert "content-length" not in response.headers or int(response.headers["content-length"]) == len(response.content)
+        rows = csv_rows(response.text)
+        assert len(rows) > 2, path
+        for row in rows:
+            for cell in row:
+                assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (path, cell)
+                seen.add(cell)
+    for value in (FORMULA, PLUS_NAME, AT_NAME, TAB_NAME, "-2+3 corps", "-5"):
+        assert spreadsheet_safe(value) in seen, value
+    assert "7" in seen  # other cells untouched
+
+
+def test_csv_cells_neutralized_wherever_the_stream_is_cut():
+    import csv
+    import io
+    import random
+
+    from tracker.report.reports import spreadsheet_safe
+    from tracker.web.responses import CsvCells
+
+    parts = ["=1+1", "+x", "-", "@", "\tt", "\rcr", '"quoted", =no', '=a""b', "", "plain", "a\r\n=b",
+             '""', "é=", "-3", "ok,=x", "\n=y"]
+    rng = random.Random(13)
+    rows = [[rng.choice(parts) for _ in range(rng.randint(1, 5))] for _ in range(200)]
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    data = out.getvalue().encode()
+    for size in (1, 2, 3, 5, 7, 64, len(data)):
+        cells = CsvCells()
+        body = b"".join(cells.feed(data[i:i + size]) for i in range(0, len(data), size))
+        assert csv_rows(body.decode()) == [[spreadsheet_safe(c) for c in row] for row in rows], size

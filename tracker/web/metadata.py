@@ -139,6 +139,8 @@ def metadata(config: Config) -> dict[str, Any]:
                 "deadline_days": _approximate_days(config.default_deadline),
                 "deadline": str(config.default_deadline),
                 "feed_root": config.digest.base_url,
+                # the public address is https: the login cookie is sent over https only
+                "secure_cookies": config.digest.base_url.lower().startswith("https://"),
                 "auth": bool(config.auth.password_hashes),
                 "allowed_hosts": allowed_hosts(config),
                 "never_served": list(NEVER_SERVED),

@@ -5,7 +5,9 @@ Hooks, each doing one thing:
 - ``prepare_connection``: the SQLite authorizer of :mod:`tracker.web.guard` (private tables,
   leaking virtual tables and functions) on every Datasette connection, and the SQL helpers the canned queries use (``tracker_fts``,
   ``tracker_row_url``).
-- ``asgi_wrapper``: a Content-Security-Policy on every response. Scripts may only come from
+- ``asgi_wrapper``: formula cells of every CSV export neutralized and the login cookie made
+  HttpOnly, SameSite=Lax, expiring and (https) Secure (:mod:`tracker.web.responses`); and
+  a Content-Security-Policy on every response. Scripts may only come from
   Datasette's own static files and the few inline scripts Datasette's templates ship, allowed by
   their sha256 (computed from the installed templates at import); nothing that message content
   could inject matches, so an injected ``<script>`` or ``onerror=`` never runs. Images only from
@@ -33,6 +35,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 from .context import correspondent_data, home_data, thread_data
 from .guard import authorizer
+from .responses import CsvCells, is_csv, login_cookie
 from .format import deadline_label, highlight, human_size, json_list, local_date, number, sanitize_html, _value, _word
 from .labels import column_label, VALUES
 from .settings import DATABASE_NAME, NEVER_SERVED, plugin_settings, STATIC_MOUNT
@@ -152,6 +155,7 @@ def asgi_wrapper(datasette):
         return lambda app: app
 
     allowed = plugin_settings(datasette).get("allowed_hosts")
+    secure = bool(plugin_settings(datasette).get("secure_cookies"))
 
     def wrap(app):
         async def with_security_headers(scope, receive, send):
@@ -166,10 +170,21 @@ def asgi_wrapper(datasette):
                             "body": b"Misdirected request: unknown host name.\n"})
                 return
 
+            csv_cells = None
+
             async def send_with_headers(event):
+                nonlocal csv_cells
                 if event["type"] == "http.response.start":
-                    headers = [h for h in event.get("headers", []) if h[0].lower() not in _OURS]
+                    headers = [
+                        (name, login_cookie(value, datasette, secure) if name.lower() == b"set-cookie" else value)
+                        for name, value in event.get("headers", []) if name.lower() not in _OURS
+                    ]
+                    if is_csv(scope.get("path", ""), headers):
+                        csv_cells = CsvCells()
+                        headers = [h for h in headers if h[0].lower() != b"content-length"]
                     event = dict(event, headers=headers + SECURITY_HEADERS)
+                elif event["type"] == "http.response.body" and csv_cells is not None:
+                    event = dict(event, body=csv_cells.feed(event.get("body", b"")))
                 await send(event)
 
             await app(scope, receive, send_with_headers)

@@ -568,7 +568,8 @@ def test_login_required_everywhere_when_accounts_are_configured(tmp_path, monkey
     from datasette_auth_passwords.utils import hash_password
 
     config = build_database(
-        tmp_path, extra=f'[auth]\npassword_hashes = {{ alice = "{hash_password("s3cret-pass")}" }}\n'
+        tmp_path,
+        extra=f'[auth]\npassword_hashes = {{ alice = "{hash_password("s3cret-pass")}" }}\nadmins = ["alice"]\n',
     )
     paths = ["/", "/tracker", "/tracker/threads", "/tracker/threads/t-sante-1", "/tracker/search?q=x",
              "/tracker/unanswered.json", "/tracker.json?sql=select+1", "/-/metadata.json", "/-/databases.json",

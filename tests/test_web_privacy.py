@@ -281,3 +281,78 @@ def test_csv_cells_neutralized_wherever_the_stream_is_cut():
         cells = CsvCells()
         body = b"".join(cells.feed(data[i:i + size]) for i in range(0, len(data), size))
         assert csv_rows(body.decode()) == [[spreadsheet_safe(c) for c in row] for row in rows], size
+
+
+# --- over a network ---------------------------------------------------------------------------
+
+SECRET = "test-secret-for-signing-cookies-only"
+
+
+def real_login(url: str, user: str = "alice") -> str:
+    """POST the login form to a real server; the raw Set-Cookie header of ds_actor."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from tests.test_publish_server import NoRedirect
+
+    data = urllib.parse.urlencode({"username": user, "password": PASSWORDS[user]}).encode()
+    try:
+        urllib.request.build_opener(NoRedirect).open(urllib.request.Request(url + "/-/login", data=data), timeout=10)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 302
+        cookies = [c for c in exc.headers.get_all("set-cookie") if c.startswith("ds_actor=")]
+        assert len(cookies) == 1, cookies
+        return cookies[0]
+    raise AssertionError("the login should redirect")
+
+
+def cookie_attributes(header: str) -> dict[str, str]:
+    parts = [p.strip() for p in header.split(";")]
+    return {p.split("=", 1)[0].lower(): (p.split("=", 1)[1] if "=" in p else "") for p in parts[1:]}
+
+
+@pytest.mark.parametrize("base_url, secure", [("https://suivi.collectif.example.org", True),
+                                              ("http://127.0.0.1:8001", False)])
+def test_login_cookie_from_a_real_server(tmp_path, base_url, secure):
+    import time
+
+    from datasette.app import Datasette
+    from datasette.utils import baseconv
+
+    config = with_accounts(tmp_path, extra=f'[digest]\nbase_url = "{base_url}"\n')
+    with running_server(config.path, env={"TRACKER_DATASETTE_SECRET": SECRET}) as url:
+        header = real_login(url)
+        value = header.split(";")[0]
+        status, _, body = get(url + "/tracker/threads/t-sante-1", value)
+        assert status == 200 and "Accès aux soins" in body
+    attributes = cookie_attributes(header)
+    assert "httponly" in attributes and attributes["samesite"].lower() == "lax"
+    assert attributes["max-age"] == str(12 * 3600) and attributes["path"] == "/"
+    assert ("secure" in attributes) is secure
+    signed = Datasette(secret=SECRET).unsign(value.split("=", 1)[1], "actor")
+    assert signed["a"] == {"id": "alice"}
+    expires = int(baseconv.base62.decode(signed["e"]))  # a copied cookie stops working too
+    assert abs(expires - (time.time() + 12 * 3600)) < 120
+
+
+def serve_stderr(config, host: str) -> str:
+    from tests.test_publish_server import running
+
+    with running_server(config.path, "--host", host):
+        process = running.last
+    process.wait(timeout=10)
+    return process.stderr.read().decode()
+
+
+def test_plain_http_on_a_network_prints_one_warning_line(tmp_path):
+    (tmp_path / "plain").mkdir()
+    plain = with_accounts(tmp_path / "plain")
+    err = serve_stderr(plain, "0.0.0.0")
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "plain HTTP" in warnings[0] and "https://" in warnings[0], err
+    assert "Caddyfile.example" in warnings[0]
+    (tmp_path / "tls").mkdir()
+    tls = with_accounts(tmp_path / "tls", extra='[digest]\nbase_url = "https://suivi.collectif.example.org"\n')
+    assert "warning" not in serve_stderr(tls, "0.0.0.0")
+    assert "warning" not in serve_stderr(plain, "127.0.0.1")

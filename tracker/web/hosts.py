@@ -51,3 +51,16 @@ def check_host(config: Config, host: str) -> None:
         f"`datasette hash-password`), or serve on 127.0.0.1 behind a reverse proxy that "
         f"authenticates"
     )
+
+
+def plain_http_warning(config: Config, host: str) -> str | None:
+    """The one line ``tracker serve`` prints when it listens beyond this machine while the
+    public address (``digest.base_url``) is not https; ``None`` when all is well."""
+    if is_loopback(host) or config.digest.base_url.lower().startswith("https://"):
+        return None
+    return (
+        f"tracker serve: warning: serving {host} over plain HTTP: passwords, login cookies and "
+        f"letters cross the network unencrypted; put a TLS reverse proxy in front (see "
+        f"config/caddy/Caddyfile.example or config/nginx/tracker.conf.example), serve on 127.0.0.1 "
+        f"behind it and set digest.base_url in {config.path} to its https:// address"
+    )

@@ -7,7 +7,7 @@ import os
 
 from ..config import Config
 from .guard import GuardedDatabase
-from .hosts import check_host
+from .hosts import check_host, plain_http_warning
 from .metadata import metadata, password_hash_env
 from .settings import DATABASE_NAME, NEVER_SERVED, PublishError, STATIC_MOUNT, TEMPLATES
 
@@ -86,6 +86,9 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8001) -> None:
     import uvicorn
 
     check_host(config, host)
+    warning = plain_http_warning(config, host)
+    if warning:
+        print(warning, file=sys.stderr)
     sys.stderr = QuietQueryErrors(sys.stderr)
     ds = make_datasette(config)
     asyncio.run(ds.invoke_startup())

@@ -194,9 +194,14 @@ def measure_size(
 
 
 def _sqlite_count(database: Path, sql: str) -> int:
+    """``sql``'s count over a database and its private store (raw bytes live there)."""
     import sqlite3
 
+    from tracker.config import private_path
+
     conn = sqlite3.connect(str(database))
+    if private_path(database).exists():
+        conn.execute("attach database ? as private", [str(private_path(database))])
     try:
         return conn.execute(sql).fetchone()[0]
     finally:

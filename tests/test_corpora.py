@@ -24,6 +24,7 @@ from tracker.parse import ParseFailure, parse_message
 from tracker.parse.records import ParsedMessage
 from tracker.sources import local
 from tests.conftest import CORPORA, write_config
+from tests.support.snapshot import connect as connect_store
 
 # Files of the corpora that are not messages, skipped on purpose (each rule says why).
 NOT_MESSAGES = [
@@ -116,7 +117,7 @@ def test_every_message_goes_through_import_and_nothing_is_lost(tmp_path, corpora
     )
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    db = sqlite3.connect(tmp_path / "tracker.db")
+    db = connect_store(tmp_path / "tracker.db")
     stored = {row[0] for row in db.execute("select sha256 from raw_messages")}
     placed = {row[0] for row in db.execute(
         "select key from message_locations union all select key from quarantine")}

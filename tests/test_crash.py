@@ -34,6 +34,7 @@ import pytest
 from bench.common import synth_maildir, synth_messages, write_tracker_config
 from tests.support.dovecot import dovecot_module  # noqa: F401  (the fixture)
 from tests.support.snapshot import differences, integrity_problems, snapshot
+from tests.support.snapshot import connect as connect_store
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = int(os.environ.get("TRACKER_CRASH_KILLS", "30"))
@@ -116,7 +117,7 @@ def _round(folder: Path) -> tuple[Path, Path]:
 def _count(database: Path) -> int:
     if not database.exists():
         return 0
-    conn = sqlite3.connect(str(database))
+    conn = connect_store(str(database))
     try:
         return conn.execute("select count(*) from raw_messages").fetchone()[0]
     except sqlite3.OperationalError:
@@ -245,13 +246,16 @@ def imap_account(dovecot_module, tmp_path_factory) -> tuple[object, str, Path]:
 
 
 def _clone(source: Path, target: Path) -> None:
-    """Copy a database with SQLite's backup API (its WAL included)."""
-    src, dst = sqlite3.connect(str(source)), sqlite3.connect(str(target))
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
+    """Copy a database and its private store with SQLite's backup API (their WALs included)."""
+    from tests.support.snapshot import private_file
+
+    for one, other in ((source, target), (private_file(source), private_file(target))):
+        src, dst = sqlite3.connect(str(one)), sqlite3.connect(str(other))
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
 
 
 def _sync_config(folder: Path, server, user: str) -> tuple[Path, Path]:

@@ -24,6 +24,7 @@ from tracker import config as config_module
 from tracker import demo
 from tracker.demo import bulk
 from tracker.demo import generate as gen
+from tests.support.snapshot import connect as connect_store
 
 REQUIRED_CASES = [
     "to_several", "cc_bodies", "cc_unconfigured_address", "cc_body_reply", "reminder_with_headers",
@@ -277,14 +278,14 @@ def test_the_bundled_demo_imports_with_nothing_quarantined(tmp_path):
     config_path = demo.build(tmp_path)
     assert config_path == tmp_path / "tracker.toml"
     truth = json.loads(demo.TRUTH.read_text(encoding="utf-8"))
-    with sqlite3.connect(tmp_path / "tracker.db") as conn:
+    with connect_store(tmp_path / "tracker.db") as conn:
         assert conn.execute("select count(*) from quarantine").fetchone()[0] == 0
         stored = dict(conn.execute("select message_id, direction from messages"))
         locations = conn.execute("select count(*) from message_locations").fetchone()[0]
     assert stored == {m["message_id"]: m["direction"] for m in truth["messages"]}
     assert locations == truth["counts"]["files"]
     demo.build(tmp_path)  # again: nothing new, nothing lost
-    with sqlite3.connect(tmp_path / "tracker.db") as conn:
+    with connect_store(tmp_path / "tracker.db") as conn:
         assert conn.execute("select count(*) from messages").fetchone()[0] == len(stored)
 
 

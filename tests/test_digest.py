@@ -18,6 +18,7 @@ from tracker import store
 from tracker.report import digest
 from tracker.cli import cli
 from tracker.config import load
+from tests.support.snapshot import connect as connect_store
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY = datetime(2026, 11, 30, 8, 0, tzinfo=PARIS)  # ISO week 2026-W49
@@ -53,12 +54,12 @@ def configured(imported: Path, folder: Path, smtp: str, weekday: str = "monday")
 
 
 def recorded(config) -> list[tuple]:
-    with sqlite3.connect(config.database) as conn:
+    with connect_store(config.database) as conn:
         return conn.execute("select iso_week, message_id, recipients, subject from digests").fetchall()
 
 
 def thread_ids(config) -> dict[str, str]:
-    with sqlite3.connect(config.database) as conn:
+    with connect_store(config.database) as conn:
         return {
             subject: tid
             for tid, subject in conn.execute("select id, subject from threads where correspondent_id != 'sante'")

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from tracker.store import ingest
 from tracker.parse import ParseFailure, parse_message
 from tests.conftest import write_config
+from tests.support.snapshot import connect as connect_store
 
 HOSTILE = Path(__file__).resolve().parent / "fixtures" / "hostile"
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,7 +237,7 @@ def test_import_of_the_hostile_folder_keeps_everything_and_prints_no_traceback(t
     assert "Traceback" not in result.stderr + result.stdout
     assert "lexer" not in result.stderr
     files = sorted(HOSTILE.iterdir())
-    db = sqlite3.connect(tmp_path / "tracker.db")
+    db = connect_store(tmp_path / "tracker.db")
     stored = {row[0] for row in db.execute("select sha256 from raw_messages")}
     # nothing lost: every file's bytes are kept raw (the empty file included)
     assert stored == {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}

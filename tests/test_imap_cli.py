@@ -23,6 +23,7 @@ from tracker import store
 from tracker.store import lock
 from tracker.sources import imap
 from tracker.store import sync as imap_sync
+from tests.support.snapshot import connect as connect_store
 
 PASSWORD_ENV = "TRACKER_TEST_IMAP_PASSWORD"
 TRACKER = [sys.executable, "-m", "tracker"]
@@ -56,7 +57,7 @@ def database(config: Path) -> Path:
 
 
 def message_ids(config: Path) -> Counter:
-    db = sqlite3.connect(database(config))
+    db = connect_store(database(config))
     try:
         return Counter(row[0] for row in db.execute("select message_id from messages"))
     finally:
@@ -66,7 +67,7 @@ def message_ids(config: Path) -> Counter:
 def last_uid(config: Path) -> int:
     if not database(config).exists():
         return 0
-    db = sqlite3.connect(database(config), timeout=5)
+    db = connect_store(database(config), timeout=5)
     try:
         row = db.execute("select last_uid from sync_state where folder = 'INBOX'").fetchone()
     except sqlite3.OperationalError:  # not migrated yet

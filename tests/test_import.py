@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from tracker.cli import cli
 from tracker.sources import local
 from tests.conftest import write_config
+from tests.support.snapshot import connect as connect_store
 
 LETTER = """\
 From: Coordination <coordination@collectif.example.org>
@@ -52,7 +53,7 @@ def run(config: Path, *args: str):
 
 
 def db_rows(config: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(config.parent / "tracker.db")
+    db = connect_store(config.parent / "tracker.db")
     try:
         return db.execute(sql).fetchall()
     finally:

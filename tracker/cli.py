@@ -52,7 +52,7 @@ class Context:
         from . import store
 
         try:
-            return store.open_db(self.config.database, create=create)
+            return store.open_db(self.config.database, create=create, private=self.config.private_database)
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -136,11 +136,10 @@ class TrackerGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, quiet: bool, verbose: bool) -> None:
     """tracker: what the coalition wrote to whom, who answered, who has not, and for how long."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="tracker: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # -v raises tracker's own loggers only: imapclient logs whole commands and responses
+    # (message bodies) at DEBUG, and cron mails stderr
+    logging.basicConfig(level=logging.WARNING, format="tracker: %(levelname)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("tracker").setLevel(logging.DEBUG if verbose else logging.WARNING)
     ctx.obj = Context(config_path, quiet, verbose)
 
 
@@ -175,8 +174,10 @@ def import_(
         with exclusive(obj, "import"):
             db = obj.db()
             try:
+                mailbox = obj.config.mailbox
                 items = local.items(
-                    list(paths), lambda source, folder: store.known_locations(db, source, folder)
+                    list(paths), lambda source, folder: store.known_locations(db, source, folder),
+                    max_size=mailbox.max_message_size if mailbox else None,
                 )
                 with ingest.Ingester(db, obj.config, workers=workers, batch_size=batch_size) as ingester:
                     summary = ingester.run(items, progress=progress)
@@ -186,9 +187,12 @@ def import_(
     except local.SourceError as exc:
         raise click.ClickException(str(exc)) from None
     if not quiet:
+        skipped = items.stats.skipped_links
         click.echo(
             f"{summary.new} imported, {summary.known} already known, "
             f"{summary.quarantined} quarantined"
+            + (f", {skipped} symbolic link{'s' if skipped > 1 else ''} skipped (pointing outside the folder "
+               f"given, or back into it)" if skipped else "")
         )
 
 
@@ -454,6 +458,46 @@ def mark(obj: Context, thread: str, answered_on: str | None, closed: bool, reope
         click.echo(f"{tid}: {action} recorded")
 
 
+def upgrade_elsewhere(config: Config) -> None:
+    """Move a database made by an older tracker to the private store first, in a child
+    process: the web process itself never opens the private store."""
+    import subprocess
+
+    from .store import private
+
+    if not config.database.exists():
+        return
+    conn = sqlite3.connect(f"file:{config.database}?mode=ro", uri=True)
+    try:
+        left = private.left_in_main(conn)
+    finally:
+        conn.close()
+    if left:
+        click.echo(f"Moving {', '.join(left)} to the private store {config.private_database} ...", err=True)
+        done = subprocess.run([sys.executable, "-m", "tracker", "--config", str(config.path), "upgrade"])
+        if done.returncode != 0:
+            raise click.ClickException("the move to the private store failed; run `tracker upgrade` to see why")
+
+
+@cli.command()
+@click.pass_obj
+def upgrade(obj: Context) -> None:
+    """Bring the database up to this version of tracker (also done by every writing command).
+
+    Moves the original messages and the bookkeeping of a database made by an older tracker
+    into the private store beside it, then rebuilds the published file so that none of their
+    bytes stay in it. Safe to interrupt: run it again.
+
+    \b
+    Example:
+      tracker upgrade
+    """
+    with exclusive(obj, "upgrade"):
+        obj.db().close()
+    if not obj.quiet:
+        click.echo(f"{obj.config.database} is up to date; private store: {obj.config.private_database}")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; beyond loopback only with [auth] password_hashes set.")
@@ -469,6 +513,7 @@ def serve(obj: Context, host: str, port: int) -> None:
     """
     from . import web as publish
 
+    upgrade_elsewhere(obj.config)
     try:
         publish.check_host(obj.config, host)
         prefix = obj.config.base_url.strip("/")

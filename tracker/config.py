@@ -107,6 +107,8 @@ class Auth:
 class Config:
     path: Path
     database: Path
+    # the raw bytes and the bookkeeping: never opened by the web process (default: beside database)
+    private_database: Path | None = None
     language: str = "fr"
     timezone: str = "Europe/Paris"
     coalition_name: str = ""
@@ -129,8 +131,14 @@ class Config:
         return correspondent.deadline or self.default_deadline
 
 
+def private_path(database: Path) -> Path:
+    """Where the private store lives by default: ``tracker-private.db`` beside ``tracker.db``."""
+    return database.with_name(f"{database.stem}-private{database.suffix or '.db'}")
+
+
 SCHEMA: dict[str, Any] = {
     "database": str,
+    "private_database": str,
     "language": str,
     "timezone": str,
     "base_url": str,
@@ -298,6 +306,16 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
     if not database.is_absolute():
         database = base / database
     config = Config(path=path, database=database)
+    if "private_database" in data:
+        private = Path(data["private_database"]).expanduser()
+        config.private_database = private if private.is_absolute() else base / private
+        if config.private_database.resolve() == database.resolve():
+            raise ConfigError(
+                f"{path}: private_database is the same file as database; remove the key "
+                f"(the default is {private_path(database).name} beside the database) or name another file"
+            )
+    else:
+        config.private_database = private_path(database)
 
     config.language = data.get("language", "fr")
     if config.language not in ("fr", "en"):

@@ -35,23 +35,43 @@ UNORDERED_JSON = {("messages", "folders")}
 SKIP_TABLES = {"_sqlite_migrations", "sqlite_sequence", "sqlite_stat1", "threading_state"}
 
 
+def private_file(path: Path | str) -> Path:
+    """The private store beside a published database (tracker's default place for it)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-private{path.suffix or '.db'}")
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """The published database with its private store attached as ``private``, as tracker's
+    writers open them: unqualified names reach the tables of either file."""
+    conn = sqlite3.connect(str(path))
+    if private_file(path).exists():
+        conn.execute("attach database ? as private", [str(private_file(path))])
+    return conn
+
+
+def _master(conn: sqlite3.Connection) -> str:
+    schemas = [row[1] for row in conn.execute("pragma database_list") if row[1] in ("main", "private")]
+    return " union all ".join(f"select name, type, sql from {s}.sqlite_master" for s in schemas)
+
+
 def tables(conn: sqlite3.Connection) -> list[str]:
-    """Plain tables of the database (no FTS shadow tables, no SQLite internals)."""
+    """Plain tables of the database and its private store (no FTS shadow tables, no SQLite internals)."""
     names = [
         row[0]
         for row in conn.execute(
-            "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name"
+            f"select name from ({_master(conn)}) where type = 'table' and name not like 'sqlite_%' order by name"
         )
     ]
     fts = {n for n in names if conn.execute(
-        "select sql from sqlite_master where name = ?", (n,)).fetchone()[0].lower().startswith("create virtual")}
+        f"select sql from ({_master(conn)}) where name = ?", (n,)).fetchone()[0].lower().startswith("create virtual")}
     shadows = {n for n in names for f in fts if n.startswith(f + "_")}
     return [n for n in names if n not in fts and n not in shadows and n not in SKIP_TABLES]
 
 
 def columns(path: Path | str, table: str) -> list[str]:
     """The compared columns of ``table`` (as ``snapshot`` keeps them)."""
-    conn = sqlite3.connect(str(path))
+    conn = connect(path)
     try:
         return [
             row[1] for row in conn.execute(f"pragma table_info([{table}])")
@@ -67,7 +87,7 @@ def snapshot(path: Path | str | sqlite3.Connection, replace: dict[str, str] | No
     ``replace`` rewrites text in every value (say, a Maildir's path in location keys),
     so that databases of two copies of one mailbox compare equal.
     """
-    conn = path if isinstance(path, sqlite3.Connection) else sqlite3.connect(str(path))
+    conn = path if isinstance(path, sqlite3.Connection) else connect(path)
     try:
         result: dict[str, list[tuple]] = {}
         for table in tables(conn):
@@ -94,9 +114,18 @@ def snapshot(path: Path | str | sqlite3.Connection, replace: dict[str, str] | No
 
 def integrity_problems(path: Path | str) -> list[str]:
     """What SQLite's integrity check and the FTS indexes' own checks report (empty: sound)."""
-    conn = sqlite3.connect(str(path))
+    conn = connect(path)
     try:
         problems = [row[0] for row in conn.execute("pragma integrity_check") if row[0] != "ok"]
+        if private_file(path).exists():
+            problems += [f"private: {row[0]}" for row in conn.execute("pragma private.integrity_check") if row[0] != "ok"]
+            # the order of the two-file writes: never a parsed row whose raw bytes are lost
+            lost = conn.execute(
+                "select count(*) from main.messages m where not exists "
+                "(select 1 from private.raw_messages r where r.sha256 = m.sha256)"
+            ).fetchone()[0]
+            if lost:
+                problems.append(f"{lost} messages whose raw bytes are not in the private store")
         for (name,) in conn.execute(
             "select name from sqlite_master where type = 'table' and sql like 'create virtual table%fts5%'"
         ).fetchall():

@@ -42,7 +42,7 @@ def build(target: Path, *, source: Path | None = None, workers: int | None = Non
     config_path = target / "tracker.toml"
     shutil.copyfile(source / "tracker.toml", config_path)
     config = config_module.load(config_path)
-    db = store.open_db(config.database)
+    db = store.open_db(config.database, private=config.private_database)
     try:
         items = local.items([mailbox], lambda source, folder: store.known_locations(db, source, folder))
         with ingest.Ingester(db, config, workers=workers) as ingester:

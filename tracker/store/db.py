@@ -8,19 +8,15 @@ found in. Writing the same message twice changes nothing.
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from ..parse.records import ParsedMessage
-from ..sources.item import RawItem
+from ..config import private_path
+from . import private as private_store
 
 FTS_TOKENIZE = "unicode61 remove_diacritics 2"
 
@@ -347,6 +343,12 @@ def m006_batch_fts_indexing(db: sqlite_utils.Database) -> None:
         )
 
 
+@migrations(transactional=False)
+def m007_private_store(db: sqlite_utils.Database) -> None:
+    """Move the raw bytes and the bookkeeping out of the published file (``private``)."""
+    private_store.move_out_of_main(db)
+
+
 def _index_later(db: sqlite_utils.Database) -> dict[str, int]:
     """Start a batch whose rows are indexed by ``_index_now``: the highest rowid of each table."""
     db.execute("update store_state set value = 1 where key = 'index_later'")
@@ -380,220 +382,24 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
-    """Open (and create, owner-only, migrated) the tracker database."""
+def open_db(
+    path: str | Path, *, create: bool = True, private: str | Path | None = None
+) -> sqlite_utils.Database:
+    """Open (and create, owner-only, migrated) the tracker database, with its private store
+    (``private``, default ``tracker-private.db`` beside it) attached as ``private``."""
     path = Path(path)
-    if path != Path(":memory:"):
+    memory = path == Path(":memory:")
+    if not memory:
         if not path.exists():
             if not create:
                 raise FileNotFoundError(f"{path}: no database yet; run `tracker import` or `tracker sync` first")
-            path.parent.mkdir(parents=True, exist_ok=True)
             # create it owner-only before SQLite opens it: the letters concern victims
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+            private_store.owner_only(path)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=OFF")
+    private_store.attach(db, ":memory:" if memory else Path(private) if private else private_path(path))
     migrations.apply(db)
     return db
-
-
-@dataclass
-class WriteSummary:
-    new: int = 0
-    known: int = 0
-    quarantined: int = 0
-    new_message_ids: list[str] = field(default_factory=list)
-    # known messages met in another folder that changes what they are (a copy found in Sent)
-    reclassified_message_ids: list[str] = field(default_factory=list)
-
-    def add(self, other: "WriteSummary") -> None:
-        self.new += other.new
-        self.known += other.known
-        self.quarantined += other.quarantined
-        self.new_message_ids.extend(other.new_message_ids)
-        self.reclassified_message_ids.extend(other.reclassified_message_ids)
-
-    @property
-    def to_rethread(self) -> list[str]:
-        """The messages threading must look at again after this write."""
-        return self.new_message_ids + self.reclassified_message_ids
-
-
-def known_locations(db: sqlite_utils.Database, source: str, folder: str) -> set[str]:
-    """Keys already recorded for one folder of one source (fast re-import skip)."""
-    rows = db.execute(
-        "select key from message_locations where source = ? and folder = ? "
-        "union select key from quarantine where source = ? and folder = ?",
-        [source, folder, source, folder],
-    ).fetchall()
-    return {row[0] for row in rows}
-
-
-def unthreaded(db: sqlite_utils.Database) -> list[str]:
-    """Messages stored but never threaded: a run killed between its last commit and
-    its rethread leaves them, and the next run must thread them with its own."""
-    return [row[0] for row in db.execute("select message_id from messages where conversation_id is null")]
-
-
-def known_sha256(db: sqlite_utils.Database) -> set[str]:
-    return {row[0] for row in db.execute("select sha256 from raw_messages").fetchall()}
-
-
-MESSAGE_COLUMNS = (
-    "message_id", "sha256", "conversation_id", "date", "date_original", "date_source", "from_address",
-    "from_name", "subject", "subject_normalized", "direction", "kind", "in_reply_to", "refs", "body_text",
-    "body_html", "attachment_count", "size", "folders", "headers", "delivery_reports", "original_message_id",
-    "is_delivery_report", "message_id_synthetic", "defects", "imported_at",
-)
-_INSERT_MESSAGE = (
-    f"insert into messages ({', '.join(f'[{c}]' for c in MESSAGE_COLUMNS)}) "
-    f"values ({', '.join('?' * len(MESSAGE_COLUMNS))})"
-)
-
-
-def _message_row(item: RawItem, msg: ParsedMessage, direction: str, kind: str, stamp: str) -> tuple:
-    """The values of MESSAGE_COLUMNS for a new message, imported at ``stamp``."""
-    date = msg.date
-    date_source = "header"
-    if date is None:
-        date = item.arrived_at or datetime.now(timezone.utc)
-        date_source = "arrival"
-    return (
-        msg.message_id,
-        msg.sha256,
-        None,
-        iso(date),
-        date.isoformat(timespec="seconds") if date.tzinfo else iso(date),
-        date_source,
-        msg.from_.address if msg.from_ else None,
-        msg.from_.name if msg.from_ else None,
-        msg.subject,
-        msg.subject_normalized,
-        direction,
-        kind,
-        msg.in_reply_to,
-        json.dumps(msg.references),
-        msg.body_text,
-        msg.body_html,
-        len(msg.attachments),
-        msg.size,
-        json.dumps([item.folder]),
-        json.dumps(msg.headers, ensure_ascii=False),
-        json.dumps([asdict(r) for r in msg.delivery_reports]) if msg.delivery_reports else "[]",
-        msg.original_message_id,
-        int(msg.is_delivery_report),
-        int(msg.message_id_synthetic),
-        json.dumps(msg.defects) if msg.defects else "[]",
-        stamp,
-    )
-
-
-def write_batch(
-    db: sqlite_utils.Database,
-    results: Iterable[tuple[RawItem, ParsedMessage | str]],
-    classify,
-) -> WriteSummary:
-    """Store parsed messages (or quarantine reasons) in one transaction.
-
-    ``classify(msg, folder) -> (direction, kind)`` decides what the message is.
-    The caller commits any checkpoint in the same ``with db.conn:`` block.
-    """
-    summary = WriteSummary()
-    with db.atomic():  # the index_later flag never outlives the batch, nor shows outside it
-        after = _index_later(db)
-        _write_rows(db, results, classify, summary)
-        _index_now(db, after)
-    return summary
-
-
-def _write_rows(db: sqlite_utils.Database, results, classify, summary: WriteSummary) -> None:
-    stamp = now_iso()
-    conn = db.conn
-    for item, outcome in results:
-        location = (item.source, item.folder, item.key)
-        if item.raw is None:
-            conn.execute(
-                "insert or ignore into quarantine (source, folder, key, sha256, size, reason, "
-                "quarantined_at) values (?, ?, ?, NULL, ?, ?, ?)",
-                (*location, item.size, item.problem or outcome, stamp),
-            )
-            summary.quarantined += 1
-            continue
-        if isinstance(outcome, str):
-            import hashlib
-
-            sha = hashlib.sha256(item.raw).hexdigest()
-            message_id = None
-        else:
-            sha, message_id = outcome.sha256, outcome.message_id
-        fresh_raw = conn.execute(
-            "insert or ignore into raw_messages (sha256, message_id, size, stored_at, raw) "
-            "values (?, ?, ?, ?, ?)",
-            (sha, message_id, len(item.raw), stamp, item.raw),
-        ).rowcount
-        if isinstance(outcome, str):
-            conn.execute(
-                "insert or ignore into quarantine (source, folder, key, sha256, size, reason, "
-                "quarantined_at) values (?, ?, ?, ?, ?, ?, ?)",
-                (*location, sha, len(item.raw), outcome, stamp),
-            )
-            if fresh_raw:
-                summary.quarantined += 1
-            else:
-                summary.known += 1
-            continue
-        conn.execute(
-            "insert or ignore into message_locations (source, folder, key, sha256, message_id, "
-            "arrived_at, seen_at) values (?, ?, ?, ?, ?, ?, ?)",
-            (*location, sha, message_id, iso(item.arrived_at), stamp),
-        )
-        existing = conn.execute(
-            "select folders, direction from messages where message_id = ?", (message_id,)
-        ).fetchone()
-        if existing is not None:
-            folders = json.loads(existing[0] or "[]")
-            if item.folder not in folders:
-                folders.append(item.folder)
-                conn.execute(
-                    "update messages set folders = ? where message_id = ?",
-                    (json.dumps(folders), message_id),
-                )
-                # found in a Sent folder = outgoing, whichever copy came first
-                direction, kind = classify(outcome, item.folder)
-                if direction == "outgoing" and existing[1] != "outgoing":
-                    conn.execute(
-                        "update messages set direction = ?, kind = ? where message_id = ?",
-                        (direction, kind, message_id),
-                    )
-                    summary.reclassified_message_ids.append(message_id)
-            summary.known += 1
-            continue
-        direction, kind = classify(outcome, item.folder)
-        conn.execute(_INSERT_MESSAGE, _message_row(item, outcome, direction, kind, stamp))
-        for role, people in (("to", outcome.to), ("cc", outcome.cc), ("bcc", outcome.bcc)):
-            for position, person in enumerate(people):
-                conn.execute(
-                    "insert or ignore into recipients (message_id, role, address, name, position) "
-                    "values (?, ?, ?, ?, ?)",
-                    (message_id, role, person.address, person.name, position),
-                )
-        for position, attachment in enumerate(outcome.attachments):
-            conn.execute(
-                "insert or ignore into attachments (id, message_id, position, filename, "
-                "content_type, size, sha256, text) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    f"{message_id}/{position}",
-                    message_id,
-                    position,
-                    attachment.filename,
-                    attachment.content_type,
-                    attachment.size,
-                    attachment.sha256,
-                    attachment.text,
-                ),
-            )
-        summary.new += 1
-        summary.new_message_ids.append(message_id)

@@ -24,8 +24,8 @@ from ..parse import limits, message
 from ..parse.records import ParsedMessage
 from ..sources.item import RawItem
 from . import db as store
-from . import staged
-from .db import WriteSummary
+from . import staged, writes
+from .writes import WriteSummary
 
 Outcome = ParsedMessage | str  # a record, or the reason it went to quarantine
 Checkpoint = Callable[[list[RawItem]], None]
@@ -123,6 +123,7 @@ class Ingester:
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         self._pool: ProcessPoolExecutor | None = None
+        self._completed = False
 
     def __enter__(self) -> "Ingester":
         return self
@@ -200,22 +201,27 @@ class Ingester:
         def classified(msg: ParsedMessage, folder: str) -> tuple[str, str]:
             return found.get(id(msg)) or classify.classify(msg, folder, self.config)
 
-        with self.db.atomic():
-            summary = store.write_batch(
-                self.db, zip(batch, (outcome for outcome, _, _ in results)), classified
+        # the raw bytes and the checkpoint commit first, in the private store (see store.private)
+        summary = writes.write_batch(
+            self.db, zip(batch, (outcome for outcome, _, _ in results)), classified,
+            (lambda: checkpoint(batch)) if checkpoint is not None else None,
+        )
+        if summary.new_message_ids:
+            # kept aside for this run's rethread, which would otherwise read every body again
+            read: dict[str, Evidence] = {}
+            for outcome, _, evidence in results:
+                if not isinstance(outcome, str):
+                    read.setdefault(outcome.message_id, evidence)  # the first copy is the one stored
+            staged.stage_evidence(
+                self.db, self.config, [(m, *row) for m in summary.new_message_ids for row in read.get(m) or ()]
             )
-            if summary.new_message_ids:
-                # kept aside for this run's rethread, which would otherwise read every body again
-                read: dict[str, Evidence] = {}
-                for outcome, _, evidence in results:
-                    if not isinstance(outcome, str):
-                        read.setdefault(outcome.message_id, evidence)  # the first copy is the one stored
-                staged.stage_evidence(
-                    self.db, self.config, [(m, *row) for m in summary.new_message_ids for row in read.get(m) or ()]
-                )
-            if checkpoint is not None:
-                checkpoint(batch)
         return summary
+
+    def complete(self) -> int:
+        """Finish what a killed run left half-written (raw bytes stored, rows not yet)."""
+        return writes.complete(
+            self.db, parse_item, lambda msg, folder: classify.classify(msg, folder, self.config)
+        )
 
     def batches(self, items: Iterable[RawItem]) -> Iterator[list[RawItem]]:
         batch: list[RawItem] = []
@@ -236,8 +242,12 @@ class Ingester:
         checkpoint: Checkpoint | None = None,
         progress: Callable[[WriteSummary], None] | None = None,
     ) -> WriteSummary:
-        """Store every item; the next batch is parsed while the current one is written."""
+        """Store every item; the next batch is parsed while the current one is written. What a
+        killed run left half-written is finished first."""
         total = WriteSummary()
+        if not self._completed:
+            self._completed = True
+            self.complete()
         previous: tuple[list[RawItem], list] | None = None
         for batch in self.batches(items):
             pending = self._submit(batch)

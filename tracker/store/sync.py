@@ -22,7 +22,7 @@ from ..sources import imap
 from ..sources.imap import SyncError
 from ..sources.item import RawItem
 from . import syncstate
-from .db import WriteSummary, known_locations
+from .writes import WriteSummary, known_locations
 
 if TYPE_CHECKING:
     from .ingest import Ingester
@@ -146,6 +146,8 @@ def sync(
                 total.quarantined + folder_total.quarantined,
             ))
 
+    if db.execute("select 1 from private.pending limit 1").fetchone():
+        ingester().complete()  # a killed run's raw bytes whose rows were not written yet
     try:
         client = imap.connect(mailbox, client_class)
         try:

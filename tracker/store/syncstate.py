@@ -40,15 +40,17 @@ def _now() -> str:
 
 def folder_states(db: sqlite_utils.Database) -> list[FolderState]:
     """Every folder ever synced, by name."""
-    if not db["sync_state"].exists():
-        return []
-    return [FolderState(**row) for row in db["sync_state"].rows_where(order_by="folder")]
+    cursor = db.execute("select * from sync_state order by folder")
+    names = [d[0] for d in cursor.description]
+    return [FolderState(**dict(zip(names, row))) for row in cursor]
 
 
 def get(db: sqlite_utils.Database, folder: str) -> FolderState:
     """The state of one folder (empty when never synced)."""
-    rows = list(db["sync_state"].rows_where("folder = ?", [folder]))
-    return FolderState(**rows[0]) if rows else FolderState(folder)
+    cursor = db.execute("select * from sync_state where folder = ?", [folder])
+    names = [d[0] for d in cursor.description]
+    row = cursor.fetchone()
+    return FolderState(**dict(zip(names, row))) if row else FolderState(folder)
 
 
 def stale_folders(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import binascii
+import contextlib
 import hashlib
 import io
 import time
-from .limits import LARGE_BASE64, PDF_MAX_BYTES, PDF_MAX_PAGES, PDF_MAX_SECONDS, PDF_MAX_TEXT_CHARS
+from .limits import (
+    LARGE_BASE64, PDF_MAX_BYTES, PDF_MAX_INFLATED, PDF_MAX_OPERATIONS, PDF_MAX_PAGES, PDF_MAX_SECONDS,
+    PDF_MAX_TEXT_CHARS,
+)
 from .mime import _Leaf
 from .records import Attachment
 from .text import _b64, _B64_JUNK, _clean, decode_words, _transfer_decode
@@ -46,33 +50,66 @@ def _base64_stream(data: bytes, digest, keep: bool) -> tuple[int, bytes | None, 
     return size, (b"".join(kept) if keep else None), repaired
 
 
+def _pypdf_bounds() -> contextlib.AbstractContextManager:
+    """pypdf's own limits lowered to ours while one PDF is read."""
+    try:
+        from pypdf import apply_configuration
+    except ImportError:  # pypdf before its Configuration: the operator clock alone bounds a page
+        return contextlib.nullcontext()
+    return apply_configuration(
+        zlib_maximum_output_length=PDF_MAX_INFLATED, lzw_maximum_output_length=PDF_MAX_INFLATED,
+        run_length_maximum_output_length=PDF_MAX_INFLATED, brotli_maximum_output_length=PDF_MAX_INFLATED,
+        stream_parsing_work_maximum_count=PDF_MAX_OPERATIONS,
+    )
+
+
+class _PdfOverrun(Exception):
+    """The PDF's time budget ran out in the middle of a page."""
+
+
 def _pdf_text(data: bytes, defects: list[str]) -> str | None:
-    """The text of a PDF letter, bounded in pages, time and size; None when unreadable."""
+    """The text of a PDF letter, bounded in pages, time and size; None when unreadable.
+
+    The bounds hold inside a page too: pypdf inflates at most PDF_MAX_INFLATED bytes of a
+    stream and parses at most PDF_MAX_OPERATIONS of its operations, and the clock is read
+    at every operator it extracts text from (a 40 KB PDF can inflate to 14 MB of them)."""
     if len(data) > PDF_MAX_BYTES:
         defects.append("PDF too large for text extraction")
         return None
-    try:
-        from pypdf import PdfReader
+    from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError
 
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            reader.decrypt("")
-        texts: list[str] = []
-        total = 0
-        started = time.monotonic()
-        for number, page in enumerate(reader.pages):
-            if number >= PDF_MAX_PAGES or time.monotonic() - started > PDF_MAX_SECONDS:
-                defects.append("PDF text extraction stopped early (pages or time limit)")
-                break
-            text = page.extract_text() or ""
-            texts.append(text)
-            total += len(text)
-            if total > PDF_MAX_TEXT_CHARS:
-                break
-        return "\n".join(texts)[:PDF_MAX_TEXT_CHARS].replace("\x00", "")
+    started = time.process_time()
+    operators = 0
+
+    def on_operator(*_args) -> None:
+        nonlocal operators
+        operators += 1
+        if operators % 1000 == 0 and time.process_time() - started > PDF_MAX_SECONDS:
+            raise _PdfOverrun
+
+    texts: list[str] = []
+    try:
+        with _pypdf_bounds():
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                reader.decrypt("")
+            total = 0
+            for number, page in enumerate(reader.pages):
+                if number >= PDF_MAX_PAGES or time.process_time() - started > PDF_MAX_SECONDS:
+                    defects.append("PDF text extraction stopped early (pages or time limit)")
+                    break
+                text = page.extract_text(visitor_operand_before=on_operator) or ""
+                texts.append(text)
+                total += len(text)
+                if total > PDF_MAX_TEXT_CHARS:
+                    break
+    except (_PdfOverrun, LimitReachedError):
+        defects.append("PDF text extraction stopped early (size or time limit)")
     except Exception as exc:  # noqa: BLE001 - pypdf fails in many ways on broken files
         defects.append(f"PDF text unreadable ({type(exc).__name__})")
         return None
+    return "\n".join(texts)[:PDF_MAX_TEXT_CHARS].replace("\x00", "")
 
 
 def _attachment(leaf: _Leaf, defects: list[str]) -> Attachment:

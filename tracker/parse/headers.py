@@ -51,15 +51,18 @@ def _read_headers(raw: bytes, defects: list[str] | None) -> _Headers:
     "quietly" (used for enclosed messages).
     """
     result = _Headers()
-    match = _MBOX_FROM.match(raw)
+    # every match is bounded by the header budget: a 60 MB folded field is refused after
+    # reading 1 MB of it, not matched (and copied) whole first
+    match = _MBOX_FROM.match(raw, 0, MAX_HEADER_BYTES)
     # an mbox "From " line left in front of a single message is not a header
     start = pos = match.end() if match else 0
     size = len(raw)
+    bound = min(size, start + MAX_HEADER_BYTES + 1)
     while pos < size:
         if raw.startswith(b"\n", pos) or raw.startswith(b"\r\n", pos):
             pos = raw.index(b"\n", pos) + 1  # the empty line between headers and body
             break
-        field_match = _FIELD.match(raw, pos)
+        field_match = _FIELD.match(raw, pos, bound)  # cut at the bound: refused below
         if field_match is None:
             if raw[pos:pos + 1] in (b" ", b"\t") and not result.fields:
                 if defects is not None:

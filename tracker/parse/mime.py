@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from flanker.mime.message import scanner  # (tracker.parse silenced its loggers)
 from flanker.mime.message.headers import MimeHeaders, parsing
 from .headers import _Headers
-from .limits import LARGE_BASE64, MAX_DEPTH, MAX_PARTS
+from .limits import LARGE_BASE64, MAX_DEPTH, MAX_FALLBACK_BOUNDARIES, MAX_PARTS
 from .text import decode_words
 
 # ---------------------------------------------------------------------------
@@ -104,9 +104,10 @@ _TOKEN_LINES = re.compile(r"\n(?=(?i:content-type:)|--|\r?\n)")
 _BOUNDARY_LINES = re.compile(r"\n(?=--)")
 
 
-def _tokenize(text: str) -> list:
+def _tokenize(text: str, limit: int | None = None) -> list:
     """``scanner.tokenize`` (its pattern, then ``_filter_false_tokens``) with the same tokens,
-    in one pass that tries the pattern only where a kept token can start."""
+    in one pass that tries the pattern only where a kept token can start; DecodingError
+    past ``limit`` tokens."""
     match = scanner._RE_TOKENIZER.match
     filtered: list = []
     boundaries: list = []
@@ -149,6 +150,8 @@ def _tokenize(text: str) -> list:
                         section = scanner._SECTION_MULTIPART_PREAMBLE
                     else:  # an enclosed message, or just its headers
                         content_type = None
+        if limit is not None and len(filtered) > limit:
+            raise scanner.DecodingError(f"Too many parts: more than {limit}")
         lines = _TOKEN_LINES if section == scanner._SECTION_HEADERS else _BOUNDARY_LINES
         following = lines.search(text, start)
         if following is None:
@@ -158,7 +161,8 @@ def _tokenize(text: str) -> list:
 
 def _scan(text: str):
     """flanker's ``mime.from_string`` (``scanner.scan``) without the StringIO copy."""
-    tokens = _tokenize(text)
+    # flanker's traversal gives up past _MAX_OPS tokens: stop before finding millions
+    tokens = _tokenize(text, scanner._MAX_OPS)
     if not tokens:
         tokens = [scanner.default_content_type()]
     return scanner.traverse(scanner.Start(), _Tokens(tokens, text))
@@ -301,10 +305,22 @@ def _leaves(raw: bytes, defects: list[str], head: _Headers) -> list[_Leaf]:
     except Exception as exc:  # noqa: BLE001 - flanker raises many types on broken MIME
         defects.append(f"MIME structure broken ({_short(exc)}): read by the fallback parser")
     try:
-        return _stdlib_leaves(raw, defects)
+        return _stdlib_leaves(_first_boundaries(raw, head.body_offset, defects), defects)
     except (RecursionError, Exception) as exc:  # noqa: BLE001
         defects.append(f"MIME structure unreadable ({type(exc).__name__}): body not read")
         return []
+
+
+def _first_boundaries(raw: bytes, start: int, defects: list[str]) -> bytes:
+    """``raw`` cut before its boundary line number MAX_FALLBACK_BOUNDARIES + 1: the standard
+    library parses every part it is given, however many."""
+    pos = max(start - 1, 0)
+    for _ in range(MAX_FALLBACK_BOUNDARIES + 1):
+        pos = raw.find(b"\n--", pos + 1)
+        if pos < 0:
+            return raw
+    defects.append(f"more than {MAX_FALLBACK_BOUNDARIES} boundary lines: the rest not read")
+    return raw[:pos + 1]
 
 
 def _short(exc: BaseException) -> str:

@@ -16,10 +16,7 @@ have), so classification reads it from stored rows as well.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-from email.message import Message
 
 from .classify import DAEMON_SENDERS, NESTED_REPORT, POSTMASTER_SENDERS, looks_like_delivery_subject
 from .dsn import _QUOTED_ID
@@ -63,7 +60,9 @@ def complete_report(raw: bytes, message: ParsedMessage, defects: list[str]) -> N
     sender whose From names no domain. Call only when ``looks_like_report`` is true."""
     if message.from_ is None:
         _daemon_sender(raw, message)
-    stdlib = email.message_from_bytes(raw[:MAX_REPORT_BYTES], policy=email.policy.compat32)
+    import email  # here: ordinary mail never needs the stdlib parser
+
+    stdlib = email.message_from_bytes(raw[:MAX_REPORT_BYTES])
     if not _failed(message):
         _add_failures(stdlib, message, defects)
     if not message.delivery_reports and looks_like_delivery_subject(message.subject):
@@ -95,7 +94,7 @@ def _daemon_sender(raw: bytes, message: ParsedMessage) -> None:
         message.from_ = Address(address=name.group(1).lower(), name=name.group(1))
 
 
-def _add_failures(stdlib: Message, message: ParsedMessage, defects: list[str]) -> None:
+def _add_failures(stdlib, message: ParsedMessage, defects: list[str]) -> None:
     from flufl.bounce import all_failures  # 35 ms of imports: only when a bounce comes
 
     try:
@@ -147,9 +146,12 @@ def _line_naming(text: str, address: str) -> str:
     return " ".join(text[start:end if end >= 0 else None].split())[:1000]
 
 
-def _original_id(stdlib: Message, body_text: str) -> str | None:
-    """The Message-ID of the letter a bounce returns: from an enclosed message or its
-    headers, else from headers quoted in the text."""
+def _original_id(stdlib, body_text: str) -> str | None:
+    """The Message-ID of the letter a bounce returns (``stdlib``: an email.message.Message):
+    from an enclosed message or its headers, else from headers quoted in the text."""
+    import email
+    from email.message import Message
+
     for part in stdlib.walk():
         ctype = part.get_content_type()
         value = None
@@ -159,7 +161,7 @@ def _original_id(stdlib: Message, body_text: str) -> str | None:
                 value = enclosed[0].get("message-id")
         elif ctype == "text/rfc822-headers":
             payload = part.get_payload(decode=True) or b""
-            value = email.message_from_bytes(payload, policy=email.policy.compat32).get("message-id")
+            value = email.message_from_bytes(payload).get("message-id")
         ids = _BRACKETED.findall(str(value or ""))
         if ids and ids[0].strip():
             return ids[0].strip()

@@ -470,9 +470,10 @@ def _outgoing_kind(facts: _Facts) -> str:
         _auto_submitted(facts)
         or _bulk(facts)
         or _bulk_precedence(facts)
-        or _report_type(facts) in ("disposition-notification", "delivery-status")
+        or _report_type(facts) in ("disposition-notification", "delivery-status", "feedback-report")
         or _AUTO_SUBJECT.search(facts.subject)
         or _READ_RECEIPT_SUBJECT.match(facts.subject)
+        or (_automatic_sender(facts) and _AWAY_BODY.found_in(facts.own))
     ):
         return "other"
     return "letter"

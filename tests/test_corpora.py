@@ -256,6 +256,8 @@ def test_header_fields_agree_with_the_stdlib_parser(outcomes):
             bogus_files += bool(bogus) and field == "references"
             kept = [i for i in kept if "@" in i]
             theirs[field] = kept if field == "references" else (kept[0] if kept else None)
+        if theirs["message_id"] is not None and "@" not in theirs["message_id"]:
+            theirs["message_id"] = None  # an id that is no id: ours is the synthetic one, as for a missing id
         for field in FIELDS:
             if theirs[field] != ours[field]:
                 disagreements.setdefault(name, {})[field] = (theirs[field], ours[field])

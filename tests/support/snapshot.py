@@ -41,10 +41,10 @@ def private_file(path: Path | str) -> Path:
     return path.with_name(f"{path.stem}-private{path.suffix or '.db'}")
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
+def connect(path: Path | str, **options) -> sqlite3.Connection:
     """The published database with its private store attached as ``private``, as tracker's
     writers open them: unqualified names reach the tables of either file."""
-    conn = sqlite3.connect(str(path))
+    conn = sqlite3.connect(str(path), **options)
     if private_file(path).exists():
         conn.execute("attach database ? as private", [str(private_file(path))])
     return conn

@@ -349,6 +349,45 @@ def m007_private_store(db: sqlite_utils.Database) -> None:
     private_store.move_out_of_main(db)
 
 
+@migrations()
+def m008_desk(db: sqlite_utils.Database) -> None:
+    """The desk: who made each mark; marks undone (kept as history, out of ``marks``, which
+    holds the marks in force that threading reads); scans of postal answers (their text here,
+    their bytes in the private store's ``scan_files``)."""
+    db["marks"].add_column("made_by", str)
+    db["marks_undone"].create(
+        {
+            "id": int,  # the mark's own id
+            "thread_id": str,
+            "action": str,
+            "on_date": str,
+            "message_id": str,
+            "note": str,
+            "created_at": str,
+            "made_by": str,
+            "undone_at": str,
+            "undone_by": str,
+        },
+        pk="id",
+    )
+    db["marks_undone"].create_index(["thread_id"])
+    db["scans"].create(
+        {
+            "id": int,
+            "thread_id": str,
+            "mark_id": int,  # the "answered" mark it came with
+            "filename": str,
+            "content_type": str,
+            "size": int,
+            "sha256": str,
+            "text": str,
+            "stored_at": str,
+        },
+        pk="id",
+    )
+    db["scans"].create_index(["thread_id"])
+
+
 def _index_later(db: sqlite_utils.Database) -> dict[str, int]:
     """Start a batch whose rows are indexed by ``_index_now``: the highest rowid of each table."""
     db.execute("update store_state set value = 1 where key = 'index_later'")

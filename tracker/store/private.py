@@ -3,7 +3,7 @@
 The published database (``tracker.db``) holds what readers may see and is the only file the
 web process opens. ``tracker-private.db`` beside it (``private_database`` in the config)
 holds ``raw_messages``, ``message_locations`` (where each message was found), ``sync_state``,
-``digests`` and ``pending`` (the journal below). Writers attach it as ``private``: SQLite
+``digests``, ``scan_files`` (scans uploaded at the desk) and ``pending`` (the journal below). Writers attach it as ``private``: SQLite
 finds an unqualified table name in the attached file when the main one has none, so the
 store's SQL reads the same either way.
 
@@ -48,6 +48,11 @@ DDL = {
     "digests": (
         "create table if not exists private.digests (iso_week TEXT PRIMARY KEY, sent_at TEXT, "
         "message_id TEXT, recipients TEXT, subject TEXT)",
+    ),
+    # the bytes of scans uploaded at the desk (their text is in the published ``scans``)
+    "scan_files": (
+        "create table if not exists private.scan_files (sha256 TEXT PRIMARY KEY, content_type TEXT, "
+        "size INTEGER, stored_at TEXT, raw BLOB)",
     ),
     # one row per item of a batch whose published rows may not be written yet
     "pending": (

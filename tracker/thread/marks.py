@@ -37,11 +37,12 @@ def mark(
     on_date: datetime | None = None,
     message_id: str | None = None,
     note: str | None = None,
+    made_by: str | None = None,
 ) -> str:
     """Record a fact only a person knows about a thread and re-derive it; return the thread id.
 
     ``action`` is ``answered`` (by post, on ``on_date``), ``closed``, ``reopened`` or
-    ``attach`` (``message_id`` belongs to this thread).
+    ``attach`` (``message_id`` belongs to this thread); ``made_by`` is who says so.
     """
     tid = find_thread(db, thread)
     if action not in ("answered", "closed", "reopened", "attach"):
@@ -65,6 +66,7 @@ def mark(
                 "message_id": message_id,
                 "note": note,
                 "created_at": iso(datetime.now(timezone.utc)),
+                "made_by": made_by,
             }
         )
         threader = Threader(db, config)

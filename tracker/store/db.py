@@ -354,7 +354,22 @@ def m008_desk(db: sqlite_utils.Database) -> None:
     """The desk: who made each mark; marks undone (kept as history, out of ``marks``, which
     holds the marks in force that threading reads); scans of postal answers (their text here,
     their bytes in the private store's ``scan_files``)."""
-    db["marks"].add_column("made_by", str)
+    # ids never reused (AUTOINCREMENT): an undone mark keeps its id in marks_undone, and scans
+    # name their mark by id
+    db.execute("PRAGMA legacy_alter_table = ON")  # the views that read marks stay as they are
+    db.execute(
+        "create table marks_desk (id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT, action TEXT, "
+        "on_date TEXT, message_id TEXT, note TEXT, created_at TEXT, made_by TEXT)"
+    )
+    db.execute(
+        "insert into marks_desk (id, thread_id, action, on_date, message_id, note, created_at) "
+        "select id, thread_id, action, on_date, message_id, note, created_at from marks"
+    )
+    db.execute("drop table marks")
+    db.execute("alter table marks_desk rename to marks")
+    db.execute("PRAGMA legacy_alter_table = OFF")
+    db["marks"].create_index(["thread_id"])
+    db["marks"].create_index(["message_id"])
     db["marks_undone"].create(
         {
             "id": int,  # the mark's own id

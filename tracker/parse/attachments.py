@@ -1,4 +1,4 @@
-"""Attachments: their size and digest, and the text of PDFs."""
+"""Attachments: their size and digest, and the text of PDFs and documents (.docx, .odt, .rtf)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import contextlib
 import hashlib
 import io
 import time
+from .documents import document_kind, document_text
 from .limits import (
-    LARGE_BASE64, PDF_MAX_BYTES, PDF_MAX_INFLATED, PDF_MAX_OPERATIONS, PDF_MAX_PAGES, PDF_MAX_SECONDS,
+    DOC_MAX_BYTES, LARGE_BASE64, PDF_MAX_BYTES, PDF_MAX_INFLATED, PDF_MAX_OPERATIONS, PDF_MAX_PAGES, PDF_MAX_SECONDS,
     PDF_MAX_TEXT_CHARS,
 )
 from .mime import _Leaf
@@ -115,9 +116,11 @@ def _pdf_text(data: bytes, defects: list[str]) -> str | None:
 def _attachment(leaf: _Leaf, defects: list[str]) -> Attachment:
     digest = hashlib.sha256()
     is_pdf = leaf.content_type == "application/pdf" or leaf.filename.lower().endswith(".pdf")
+    document = None if is_pdf else document_kind(leaf.content_type, leaf.filename)
     data: bytes | None
     if leaf.encoding == "base64" and len(leaf.raw) > LARGE_BASE64:
-        size, data, repaired = _base64_stream(leaf.raw, digest, keep=is_pdf and len(leaf.raw) < PDF_MAX_BYTES * 2)
+        keep = (is_pdf and len(leaf.raw) < PDF_MAX_BYTES * 2) or (document and len(leaf.raw) < DOC_MAX_BYTES * 2)
+        size, data, repaired = _base64_stream(leaf.raw, digest, keep=bool(keep))
         if repaired:
             defects.append("broken base64 in an attachment")
     else:
@@ -129,5 +132,9 @@ def _attachment(leaf: _Leaf, defects: list[str]) -> Attachment:
         text = _pdf_text(data, defects) if data is not None else None
         if data is None:
             defects.append("PDF too large for text extraction")
+    elif document:
+        text = document_text(document, data, defects) if data is not None else None
+        if data is None:
+            defects.append(f"{document} too large for text extraction")
     name = _clean(decode_words(leaf.filename, defects))[:255]
     return Attachment(name, leaf.content_type, size, digest.hexdigest(), text)

@@ -24,6 +24,12 @@ PDF_MAX_SECONDS = 1.0  # of CPU, checked inside a page too
 PDF_MAX_INFLATED = 4 * 1024 * 1024  # what one stream may inflate to (a letter's page: some KB)
 PDF_MAX_OPERATIONS = 300_000  # content-stream operations parsed per stream
 PDF_MAX_TEXT_CHARS = 200_000
+# .docx / .odt / .rtf letters (parse.documents): the file, what its zip parts inflate to in all
+# (a letter's document.xml: some 100 KB), and the CPU read between paragraphs
+DOC_MAX_BYTES = 20 * 1024 * 1024
+RTF_MAX_BYTES = 2 * 1024 * 1024  # striprtf is pure Python, whole files at once: 0.2-0.3 s of CPU a MB
+DOC_MAX_INFLATED = 16 * 1024 * 1024
+DOC_MAX_SECONDS = 1.0
 LARGE_BASE64 = 4 * 1024 * 1024  # above this an attachment is decoded in chunks
 
 # headers classification reads (auto-replies, lists, bounces); everything else is dropped

@@ -104,6 +104,19 @@ class Auth:
 
 
 @dataclass
+class Ocr:
+    """Reading scanned attachments (``tracker ocr``, and the end of ``tracker sync`` for at
+    most ``budget_seconds``): Tesseract's languages and the caps of one document."""
+
+    budget_seconds: float = 120.0
+    languages: str = "fra+eng"
+    max_pages: int = 20
+    page_seconds: float = 60.0
+    memory_mb: int = 1024
+    dpi: int = 300
+
+
+@dataclass
 class Config:
     path: Path
     database: Path
@@ -121,6 +134,7 @@ class Config:
     digest: Digest = field(default_factory=Digest)
     smtp: Smtp | None = None
     auth: Auth = field(default_factory=Auth)
+    ocr: Ocr = field(default_factory=Ocr)
     base_url: str = "/"
 
     @property
@@ -173,6 +187,8 @@ SCHEMA: dict[str, Any] = {
         "timeout": (int, float),
     },
     "auth": {"password_hashes": dict, "admins": list},
+    "ocr": {"budget_seconds": (int, float), "languages": str, "max_pages": int, "page_seconds": (int, float),
+            "memory_mb": int, "dpi": int},
 }
 
 TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", list: "a list", dict: "a table"}
@@ -433,7 +449,34 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
 
     hashes = _password_hashes(data.get("auth", {}), path)
     config.auth = Auth(password_hashes=hashes, admins=_admins(data.get("auth", {}), hashes, path))
+    config.ocr = _ocr(data.get("ocr", {}), path)
     return config
+
+
+# [ocr] numbers: (smallest, largest, what the key is for): a fix the error can name
+_OCR_RANGES = {
+    "budget_seconds": (0, 86400, "seconds `tracker sync` may spend reading scans; 0 leaves them to `tracker ocr`"),
+    "max_pages": (1, 500, "pages read of one document"),
+    "page_seconds": (1, 3600, "seconds Tesseract may spend on one page"),
+    "memory_mb": (128, 65536, "megabytes one document's OCR may use"),
+    "dpi": (100, 600, "resolution pages are rendered at; 300 suits letters"),
+}
+
+
+def _ocr(section: dict[str, Any], path: Path) -> Ocr:
+    """The [ocr] section, each number within the range where OCR still works."""
+    for key, (low, high, meaning) in _OCR_RANGES.items():
+        if key in section and not low <= section[key] <= high:
+            raise ConfigError(
+                f"{path}: ocr.{key} = {section[key]!r} is out of range; set it between {low} and {high} ({meaning})"
+            )
+    languages = section.get("languages", Ocr.languages)
+    if not re.fullmatch(r"[a-z_]{3,}(\+[a-z_]{3,})*", languages):
+        raise ConfigError(
+            f"{path}: ocr.languages = {languages!r} is not a list of Tesseract languages; write them "
+            'as Tesseract does, joined by "+" (for example "fra+eng")'
+        )
+    return Ocr(**{**{k: section[k] for k in section}, "languages": languages})
 
 
 def _admins(auth: dict[str, Any], hashes: dict[str, str], path: Path) -> list[str]:

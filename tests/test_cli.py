@@ -26,7 +26,7 @@ COMMANDS = list(all_commands(cli))
 def test_the_contract_commands_exist():
     names = {" ".join(path) for path, _ in COMMANDS}
     expected = {"sync", "import", "threads", "report unanswered", "report responsiveness",
-                "digest", "mark", "serve", "demo"}
+                "digest", "mark", "serve", "demo", "letter"}
     assert expected <= names, f"missing commands: {sorted(expected - names)}"
 
 

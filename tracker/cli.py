@@ -405,57 +405,169 @@ def rethread(obj: Context, quiet: bool, reclassify: bool) -> None:
       tracker rethread --reclassify
     """
     from . import thread as threader
+    from .thread import desk
 
     with exclusive(obj, "rethread"):
         db = obj.db(create=False)
         threader.rethread(db, obj.config, None, reclassify=reclassify)
     if not (quiet or obj.quiet):
         count = db.execute("select count(*) from threads").fetchone()[0]
-        unmatched = db.execute("select count(*) from unmatched").fetchone()[0]
+        unmatched = desk.waiting_count(db)
         click.echo(f"{count} threads, {unmatched} messages to triage (table unmatched)")
+
+
+def _person() -> str:
+    """Who runs the command, for the marks' history (the login name)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _typed_day(text: str, option: str) -> None:
+    """A day as people write it, or a usage error naming ``option`` (exit 2)."""
+    from .i18n import parse_day
+
+    try:
+        parse_day(text, "en")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _upload(path: Path | None):
+    from .thread import desk
+
+    return desk.Upload(path.name, path.read_bytes()) if path is not None else None
 
 
 @cli.command()
 @click.argument("thread")
-@click.option("--answered-on", metavar="DATE", help="Answered outside the mailbox (by post) on DATE.")
+@click.option("--answered-on", metavar="DATE",
+              help="Answered outside the mailbox (by post) on DATE: 20/11/2026, 20 novembre 2026 or 2026-11-20.")
+@click.option("--scan", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --answered-on: the scanned answer (PDF, JPEG or PNG), stored and its text read.")
 @click.option("--closed", is_flag=True, help="Expect no answer any more.")
-@click.option("--reopened", is_flag=True, help="Undo --closed.")
+@click.option("--reopened", is_flag=True, help="Reopen a thread closed by hand.")
 @click.option("--message", "message_id", metavar="MESSAGE_ID", help="This message belongs to the thread.")
+@click.option("--move", is_flag=True, help="With --message: take it out of the thread it is in now.")
+@click.option("--undo", is_flag=True, help="Undo the thread's latest mark.")
 @click.option("--note", help="Why (kept with the mark).")
+@click.option("--by", "made_by", metavar="NAME", help="Who says so (default: your login name).")
 @click.pass_obj
-def mark(obj: Context, thread: str, answered_on: str | None, closed: bool, reopened: bool,
-         message_id: str | None, note: str | None) -> None:
+def mark(obj: Context, thread: str, answered_on: str | None, scan: Path | None, closed: bool, reopened: bool,
+         message_id: str | None, move: bool, undo: bool, note: str | None, made_by: str | None) -> None:
     """Record what only a person knows about THREAD (an id from `tracker threads`, or
-    its first characters); marks survive re-imports and rethreads.
+    its first characters); marks survive re-imports and rethreads, keep who made them,
+    when and why, and can be undone.
 
     \b
     Examples:
-      tracker mark t-3f9a2c1b04 --answered-on 2026-11-03 --note "réponse papier"
+      tracker mark t-3f9a2c1b04 --answered-on 20/11/2026 --scan reponse.pdf --note "réponse papier"
       tracker mark t-3f9a --closed --note "rendez-vous obtenu"
       tracker mark t-3f9a --message CAB.1234@interieur.gouv.fr
+      tracker mark t-3f9a --undo
     """
     from . import thread as threader
+    from .thread import desk
 
     chosen = [name for name, on in (("--answered-on", answered_on), ("--closed", closed),
-                                    ("--reopened", reopened), ("--message", message_id)) if on]
+                                    ("--reopened", reopened), ("--message", message_id), ("--undo", undo)) if on]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --answered-on, --closed, --reopened, --message")
-    on_date = None
-    action = {"--answered-on": "answered", "--closed": "closed", "--reopened": "reopened",
-              "--message": "attach"}[chosen[0]]
+        raise click.UsageError("give exactly one of --answered-on, --closed, --reopened, --message, --undo")
+    if scan is not None and not answered_on:
+        raise click.UsageError("--scan goes with --answered-on")
+    if move and not message_id:
+        raise click.UsageError("--move goes with --message")
+    if answered_on:
+        _typed_day(answered_on, "--answered-on")
+    who = made_by or _person()
     with exclusive(obj, "mark"):
-        if answered_on:
-            db, on_date = _report_input(obj, answered_on, "--answered-on")
-        else:
-            db = obj.db(create=False)
+        db = obj.db(create=False)
         try:
-            tid = threader.mark(
-                db, obj.config, thread, action, on_date=on_date, message_id=message_id, note=note
-            )
+            tid = threader.find_thread(db, thread)
+            if answered_on:
+                desk.answered_by_post(db, obj.config, tid, answered_on, note=note, made_by=who,
+                                      scan=_upload(scan), language="en")
+            elif closed:
+                desk.close(db, obj.config, tid, note=note, made_by=who, language="en")
+            elif reopened:
+                desk.reopen(db, obj.config, tid, note=note, made_by=who, language="en")
+            elif message_id:
+                desk.attach(db, obj.config, tid, message_id, move=move, note=note, made_by=who, language="en")
+            else:
+                undone = desk.undo(db, obj.config, tid, made_by=who, language="en")
+        except threader.ThreadingError as exc:
+            raise click.ClickException(str(exc)) from None
+        now = db.execute("select status from threads where id = ?", [tid]).fetchone()[0]
+    if not obj.quiet:
+        done = {"--answered-on": "answered", "--closed": "closed", "--reopened": "reopened", "--message": "attach"}
+        what = f"{undone['action']} mark of {undone['created_at'][:10]} undone" if undo else f"{done[chosen[0]]} recorded"
+        click.echo(f"{tid}: {what}; status {now}")
+
+
+@cli.command()
+@click.option("--to", "to", multiple=True, required=True, metavar="ID",
+              help="A correspondent expected to answer (its id, short name or name); repeat for several.")
+@click.option("--cc", "cc", multiple=True, metavar="ID", help="A correspondent informed (Cc); repeat for several.")
+@click.option("--date", "on", required=True, metavar="DATE", help="When it was sent: 20/11/2026, 20 novembre 2026, 2026-11-20.")
+@click.option("--subject", required=True, metavar="TEXT", help="The letter's subject, as written on it.")
+@click.option("--file", "pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A PDF of the letter (stored, its text read for matching answers).")
+@click.option("--note", help="A note kept with the letter (how it went, to whom by hand).")
+@click.option("--via", type=click.Choice(["post", "hand", "web_form"]), default="post", show_default=True,
+              help="How it was sent.")
+@click.option("--by", "made_by", metavar="NAME", help="Who records it (default: your login name).")
+@click.pass_obj
+def letter(obj: Context, to: tuple[str, ...], cc: tuple[str, ...], on: str, subject: str, pdf: Path | None,
+           note: str | None, via: str, made_by: str | None) -> None:
+    """Record a letter sent outside the mailbox (by post, by hand, through a ministry's web
+    form): it opens one thread per --to correspondent, as an email letter does, and later
+    email answers are matched to it.
+
+    \b
+    Example:
+      tracker letter --to interieur --cc justice --date "20 novembre 2026" \\
+        --subject "Hébergement des victimes" --file courrier.pdf
+    """
+    from . import thread as threader
+    from .thread import desk
+
+    _typed_day(on, "--date")
+    with exclusive(obj, "letter"):
+        db = obj.db(create=False)
+        try:
+            message_id, threads = desk.record_letter(
+                db, obj.config, to=list(to), cc=list(cc), on=on, subject=subject, note=note, via=via,
+                pdf=_upload(pdf), made_by=made_by or _person(), language="en")
         except threader.ThreadingError as exc:
             raise click.ClickException(str(exc)) from None
     if not obj.quiet:
-        click.echo(f"{tid}: {action} recorded")
+        click.echo(f"letter {message_id}: threads {', '.join(threads)}")
+
+
+@cli.command(name="desk-write", hidden=True)
+@click.pass_obj
+def desk_write(obj: Context) -> None:
+    """For the web process: one desk action that stores bytes in the private store (a scan,
+    a letter's PDF), read as JSON on stdin; the answer is one JSON line on stdout.
+
+    \b
+    Example (what tracker serve runs):
+      echo '{"action": "answered", "thread": "t-3f9a", "on": "20/11/2026"}' | tracker desk-write
+    """
+    import json
+
+    from .thread import desk
+
+    request = json.load(sys.stdin)
+    try:
+        with desk.waiting_lock(obj.config.database, "desk", request.get("language", "fr")):
+            answer = desk.apply_request(obj.db(create=False), obj.config, request)
+    except desk.DeskError as exc:
+        answer = {"error": str(exc), "busy": isinstance(exc, desk.DeskBusy)}
+    click.echo(json.dumps(answer))
 
 
 def upgrade_elsewhere(config: Config) -> None:

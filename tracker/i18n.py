@@ -153,6 +153,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "unit.days.one": {"fr": "{count} jour", "en": "{count} day"},
     "unit.days.other": {"fr": "{count} jours", "en": "{count} days"},
+    "date.unreadable": {
+        "fr": "« {text} » n'est pas une date : écrivez par exemple 20/11/2026, 20 novembre 2026 ou 2026-11-20",
+        "en": '"{text}" is not a date: write for example 20 November 2026, 20/11/2026 or 2026-11-20',
+    },
     "yes": {"fr": "oui", "en": "yes"},
     "no": {"fr": "non", "en": "no"},
 }
@@ -217,3 +221,50 @@ def format_date(moment: date | datetime | None, language: str | None = DEFAULT_L
     language = language_of(language)
     day = "1er" if language == "fr" and moment.day == 1 else str(moment.day)
     return f"{day} {MONTHS[language][moment.month - 1]} {moment.year}"
+
+
+_FOLD = str.maketrans("éèêëàâäûüùôöîïç", "eeeeaaauuuooiic")
+_MONTH_NUMBERS = {
+    name.lower().translate(_FOLD)[:length]: number
+    for names in MONTHS.values()
+    for number, name in enumerate(names, 1)
+    for length in (3, 4, len(name))
+}
+_MONTH_NUMBERS.update({"fevr": 2, "juil": 7, "sept": 9, "févr": 2, "1er": 1})
+
+
+def parse_day(text: str, language: str | None = DEFAULT_LANGUAGE) -> date:
+    """A day as a person writes it: "2026-11-20", "20/11/2026" (day first; "11/20/2026" in
+    English when the first number cannot be a month), "20 novembre 2026", "1er mars 2026",
+    "20 November 2026", "November 20, 2026". Raises ``ValueError`` with what to write,
+    in ``language``."""
+    cleaned = " ".join((text or "").strip().lower().replace(",", " ").split())
+    try:
+        return _parse_day(cleaned, language_of(language))
+    except (ValueError, KeyError):
+        raise ValueError(t("date.unreadable", language, text=(text or "").strip())) from None
+
+
+def _parse_day(cleaned: str, language: str) -> date:
+    if len(cleaned) == 10 and cleaned[4] == "-":
+        return date.fromisoformat(cleaned)
+    for separator in "/.-":
+        parts = cleaned.split(separator)
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            first, second, year = (int(p) for p in parts)
+            if len(parts[2]) != 4:
+                raise ValueError(cleaned)
+            if language == "en" and second > 12:  # 11/20/2026, written the American way
+                first, second = second, first
+            return date(year, second, first)
+    words = cleaned.split()
+    if len(words) == 3:
+        if words[0].isdigit() or words[0] == "1er":
+            day, month, year = words
+        else:  # November 20 2026
+            month, day, year = words
+        day = "1" if day == "1er" else day.removesuffix("st").removesuffix("nd").removesuffix("rd").removesuffix("th")
+        if len(year) != 4:
+            raise ValueError(cleaned)
+        return date(int(year), _MONTH_NUMBERS[month.rstrip(".").translate(_FOLD)], int(day))
+    raise ValueError(cleaned)

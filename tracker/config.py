@@ -96,11 +96,20 @@ class Digest:
 
 @dataclass
 class Auth:
-    """Datasette authentication: password hashes live here, never passwords. ``admins`` name the
-    accounts that may also write SQL (Datasette's SQL editor and ``?sql=``)."""
+    """Datasette authentication: password hashes live here, never passwords. Every account may
+    read (a member); ``coordinators`` may also act at the desk; ``admins`` may also act and
+    write SQL (Datasette's SQL editor and ``?sql=``)."""
 
     password_hashes: dict[str, str] = field(default_factory=dict)
     admins: list[str] = field(default_factory=list)
+    coordinators: list[str] = field(default_factory=list)
+
+    def may_act(self, user: str | None) -> bool:
+        """Whether ``user`` may act at the desk: a coordinator or an admin; without accounts
+        (loopback), the one local person."""
+        if not self.password_hashes:
+            return True
+        return user is not None and (user in self.coordinators or user in self.admins)
 
 
 @dataclass
@@ -186,7 +195,7 @@ SCHEMA: dict[str, Any] = {
         "ca_file": str,
         "timeout": (int, float),
     },
-    "auth": {"password_hashes": dict, "admins": list},
+    "auth": {"password_hashes": dict, "admins": list, "coordinators": list},
     "ocr": {"budget_seconds": (int, float), "languages": str, "max_pages": int, "page_seconds": (int, float),
             "memory_mb": int, "dpi": int},
 }
@@ -448,7 +457,8 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
         )
 
     hashes = _password_hashes(data.get("auth", {}), path)
-    config.auth = Auth(password_hashes=hashes, admins=_admins(data.get("auth", {}), hashes, path))
+    config.auth = Auth(password_hashes=hashes, admins=_accounts(data.get("auth", {}), "admins", hashes, path),
+                       coordinators=_accounts(data.get("auth", {}), "coordinators", hashes, path))
     config.ocr = _ocr(data.get("ocr", {}), path)
     return config
 
@@ -479,13 +489,13 @@ def _ocr(section: dict[str, Any], path: Path) -> Ocr:
     return Ocr(**{**{k: section[k] for k in section}, "languages": languages})
 
 
-def _admins(auth: dict[str, Any], hashes: dict[str, str], path: Path) -> list[str]:
-    """The accounts of ``auth.admins``: each one must have a password hash."""
-    admins = _strings(auth.get("admins", []), path, "auth.admins", lower=False)
+def _accounts(auth: dict[str, Any], role: str, hashes: dict[str, str], path: Path) -> list[str]:
+    """The accounts of ``auth.admins`` or ``auth.coordinators``: each must have a password hash."""
+    admins = _strings(auth.get(role, []), path, f"auth.{role}", lower=False)
     for user in admins:
         if user not in hashes:
             raise ConfigError(
-                f"{path}: auth.admins names {user!r}, who has no account; add {user!r} to "
+                f"{path}: auth.{role} names {user!r}, who has no account; add {user!r} to "
                 f"auth.password_hashes (make a hash with `datasette hash-password`) or remove the name"
             )
     return admins

@@ -16,6 +16,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from ..config import private_path
+from . import ocr as ocr_queue
 from . import private as private_store
 
 FTS_TOKENIZE = "unicode61 remove_diacritics 2"
@@ -401,6 +402,13 @@ def m008_desk(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["scans"].create_index(["thread_id"])
+
+
+@migrations()
+def m009_ocr_queue(db: sqlite_utils.Database) -> None:
+    """The OCR queue in the private store (``store.ocr``): scanned attachments waiting for
+    Tesseract; the attachments already stored are queued by the first ``enqueue``."""
+    ocr_queue.ensure(db)
 
 
 def _index_later(db: sqlite_utils.Database) -> dict[str, int]:

@@ -1,0 +1,218 @@
+"""The OCR queue: scanned attachments read by Tesseract after they are stored, within a budget.
+
+``tracker ocr`` works the whole queue; ``tracker sync`` ends by working it for at most
+``[ocr] budget_seconds``. The queue (``ocr_queue``) and how far attachments were looked at
+(``ocr_seen``) are bookkeeping, in the private store. A document is read from the raw bytes
+of its message (``raw_messages``), in a child process whose memory is capped (RLIMIT_AS,
+which Tesseract, its child, inherits) and which a crashing renderer takes down alone.
+
+Resumable at every step: the attachment's text and the removal of its message's evidence
+commit first (the text is then indexed by the attachments' update trigger), the queue row
+after (a crash in between only reads the document again); a message read but not yet
+rethreaded keeps ``rethread = 1`` until ``rethread`` (the threader, passed in by the caller:
+the store comes before it) has placed it again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+import sqlite_utils
+
+from ..config import Config
+from ..parse import ocr as reader
+
+QUEUE_DDL = (
+    "create table if not exists private.ocr_queue (attachment_id TEXT PRIMARY KEY, message_id TEXT, "
+    "kind TEXT, status TEXT NOT NULL DEFAULT 'waiting', pages INTEGER, page_count INTEGER, "
+    "seconds REAL, error TEXT, queued_at TEXT, done_at TEXT, rethread INTEGER NOT NULL DEFAULT 0)",
+    "create index if not exists private.ocr_queue_waiting on ocr_queue (status)",
+    # the highest attachments rowid already looked at (attachments are only ever added)
+    "create table if not exists private.ocr_seen (id INTEGER PRIMARY KEY CHECK (id = 1), last_rowid INTEGER)",
+)
+
+
+@dataclass
+class OcrRun:
+    """What one run of the queue did."""
+
+    documents: int = 0
+    pages: int = 0
+    failed: int = 0
+    waiting: int = 0  # left for the next run
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of the OCR processes (rendering and Tesseract)
+    missing: str | None = None  # why nothing was read (Tesseract not installed)
+    rethreaded: list[str] = field(default_factory=list)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def ensure(db: sqlite_utils.Database) -> None:
+    """Create the queue's tables in the private store (m009, and a private file made anew)."""
+    for sql in QUEUE_DDL:
+        db.execute(sql)
+
+
+def enqueue(db: sqlite_utils.Database) -> int:
+    """Queue the attachments stored since the last call that need OCR; returns how many."""
+    ensure(db)
+    row = db.execute("select last_rowid from private.ocr_seen where id = 1").fetchone()
+    last = row[0] if row else 0
+    highest = db.execute("select coalesce(max(rowid), 0) from attachments").fetchone()[0]
+    if highest < last:  # a published file built anew: look at everything again
+        last = 0
+    wanted = []
+    for _, attachment_id, message_id, filename, ctype, size, text in db.execute(
+        "select rowid, id, message_id, filename, content_type, size, substr(text, 1, 200) from attachments "
+        "where rowid > ? and rowid <= ?",
+        [last, highest],
+    ):
+        kind = reader.ocr_kind(ctype, filename, size, text)
+        if kind:
+            wanted.append((attachment_id, message_id, kind, _now()))
+    with db.atomic():
+        db.conn.executemany(
+            "insert or ignore into private.ocr_queue (attachment_id, message_id, kind, queued_at) values (?, ?, ?, ?)",
+            wanted,
+        )
+        db.execute("insert or replace into private.ocr_seen (id, last_rowid) values (1, ?)", [highest])
+    return len(wanted)
+
+
+def waiting(db: sqlite_utils.Database) -> int:
+    """Documents waiting in the queue."""
+    ensure(db)
+    return db.execute("select count(*) from private.ocr_queue where status = 'waiting'").fetchone()[0]
+
+
+def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memory: int) -> None:
+    """Read one document in a process of its own, within ``memory`` bytes of address space."""
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract: one core per page, the box has few
+        scan = reader.read_scan(data, kind, languages=ocr.languages, max_pages=ocr.max_pages,
+                                page_seconds=ocr.page_seconds, dpi=ocr.dpi, deadline=deadline)
+        connection.send(("ok", scan))
+    except MemoryError:
+        connection.send(("error", f"over the memory cap of {memory // 2**20} MB (ocr.memory_mb)"))
+    except Exception as exc:  # noqa: BLE001 - a broken file fails the renderer in many ways
+        connection.send(("error", f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"))
+    finally:
+        connection.close()
+
+
+def read_document(data: bytes, kind: str, ocr, deadline: float | None = None) -> tuple[reader.Scan | None, str | None, float]:
+    """OCR ``data`` in a child process: (scan, None, cpu) or (None, why it failed, cpu)."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    process = context.Process(target=_child, args=(send, data, kind, ocr, deadline, ocr.memory_mb * 2**20))
+    process.start()
+    send.close()
+    # the child ends by itself (each page has its timeout); this bounds a renderer stuck in C
+    limit = ocr.page_seconds * (ocr.max_pages + 1) + 30
+    outcome = ("error", "the OCR process ended without an answer (over the memory cap?)")
+    if receive.poll(limit):
+        try:
+            outcome = receive.recv()
+        except EOFError:
+            pass
+    else:
+        outcome = ("error", f"stopped after {limit:g} s")
+        process.kill()
+    process.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return (outcome[1], None, cpu) if outcome[0] == "ok" else (None, outcome[1], cpu)
+
+
+Progress = Callable[[OcrRun, int], None]
+
+
+def work(
+    db: sqlite_utils.Database,
+    config: Config,
+    *,
+    budget: float | None = None,
+    rethread: Callable[[list[str]], None] | None = None,
+    progress: Progress | None = None,
+) -> OcrRun:
+    """Read queued scans, newest first, for at most ``budget`` seconds (None: until the queue
+    is empty); then ``rethread`` the messages whose text changed, so the next placement reads
+    their scans as evidence. A document cut short by the budget stays queued."""
+    started = time.monotonic()
+    deadline = None if budget is None else started + budget
+    run = OcrRun()
+    enqueue(db)
+    run.missing = reader.tesseract_missing(config.ocr.languages)
+    if run.missing is None:
+        total = waiting(db)
+        while deadline is None or time.monotonic() < deadline - 1:
+            row = db.execute(
+                "select q.attachment_id, q.message_id, q.kind, a.sha256, r.raw from private.ocr_queue q "
+                "left join attachments a on a.id = q.attachment_id left join messages m on m.message_id = q.message_id "
+                "left join private.raw_messages r on r.sha256 = m.sha256 where q.status = 'waiting' "
+                "order by q.rowid desc limit 1"
+            ).fetchone()
+            if row is None:
+                break
+            if not _read_one(db, config, run, row, deadline):
+                break
+            if progress:
+                progress(run, total)
+    run.waiting = waiting(db)
+    _rethread(db, rethread, run)
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def _read_one(db: sqlite_utils.Database, config: Config, run: OcrRun, row, deadline: float | None) -> bool:
+    """Read one queued document and record it; False when the budget ran out first."""
+    attachment_id, message_id, kind, sha256, raw = row
+    data = reader.attachment_bytes(raw, sha256) if raw is not None and sha256 else None
+    if data is None:
+        scan, error, cpu = None, "the attachment's bytes are not in the private store", 0.0
+    else:
+        scan, error, cpu = read_document(data, kind, config.ocr, deadline)
+    run.cpu_seconds += cpu
+    if scan is not None and scan.stopped == "budget":
+        return False
+    if scan is not None:
+        with db.atomic():  # the published side first: a crash after it only reads the scan again
+            db.execute("update attachments set text = ? where id = ?", [scan.text, attachment_id])
+            # its evidence is read again, attachments included, by the next rethread
+            db.execute("delete from message_keys where message_id = ?", [message_id])
+        run.documents += 1
+        run.pages += scan.pages
+    else:
+        run.failed += 1
+    with db.atomic():
+        db.execute(
+            "update private.ocr_queue set status = ?, pages = ?, page_count = ?, seconds = ?, error = ?, "
+            "done_at = ?, rethread = ? where attachment_id = ?",
+            ["done" if scan is not None else "failed", scan.pages if scan else None,
+             scan.page_count if scan else None, round(cpu, 3),
+             error or ("; ".join(scan.defects) if scan and scan.defects else None), _now(),
+             int(scan is not None), attachment_id],
+        )
+    return True
+
+
+def _rethread(db: sqlite_utils.Database, rethread: Callable[[list[str]], None] | None, run: OcrRun) -> None:
+    """Place again the messages whose scans were read (this run's, and a killed run's)."""
+    ids = [r[0] for r in db.execute("select distinct message_id from private.ocr_queue where rethread = 1")]
+    if not ids or rethread is None:
+        return
+    rethread(ids)
+    with db.atomic():
+        db.conn.executemany("update private.ocr_queue set rethread = 0 where message_id = ?", [(m,) for m in ids])
+    run.rethreaded = ids

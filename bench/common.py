@@ -640,8 +640,9 @@ def parse_only(maildir: str) -> int:
 def measure_import(maildir: Path, workdir: Path, *, workers: int | None = None) -> Measurement:
     """``tracker import`` of ``maildir`` into a fresh database under ``workdir``."""
     database = workdir / "tracker.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    for name in (database, database.with_name("tracker-private.db")):  # and its private store
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
     config = write_tracker_config(workdir, database)
     cmd = python_cmd("from tracker.cli import main; main()")
     cmd += ["--config", str(config), "import", "--quiet", str(maildir)]
@@ -704,8 +705,9 @@ def profile_import(maildir: Path, workdir: Path, *, rate: int = 100) -> str | No
     if py_spy is None:
         return None
     database = workdir / "tracker.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    for name in (database, database.with_name("tracker-private.db")):  # and its private store
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
     config = write_tracker_config(workdir, database)
     raw = workdir / "py-spy.txt"
     cmd = [py_spy, "record", "--subprocesses", "--rate", str(rate), "--format", "raw", "-o", str(raw), "--"]

@@ -218,3 +218,27 @@ def test_no_datasette_connection_has_the_private_store_attached(tmp_path):
     files = [row[2] for _, listing in found for row in listing]
     assert all("private" not in Path(f).name for f in files if f), files
     assert any(Path(f) == database for f in files if f), files
+
+
+def test_a_new_database_beside_an_old_private_store_is_refused_with_what_to_do(tmp_path):
+    """Deleting tracker.db alone must not leave an import that takes every message for known."""
+    box = tmp_path / "eml"
+    box.mkdir()
+    (box / "1.eml").write_bytes(message(1))
+    config = write_config(tmp_path)
+    command = [sys.executable, "-m", "tracker", "--config", str(config), "import", str(box)]
+    assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'tracker.db'}{suffix}").unlink(missing_ok=True)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "tracker-private.db beside it holds messages of an earlier database" in again.stderr, again.stderr
+    assert "Traceback" not in again.stderr
+    # moved away as the line says, the import starts afresh and finds the message
+    private_file(tmp_path / "tracker.db").rename(tmp_path / "old-private.db")
+    fresh = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert fresh.returncode == 0 and fresh.stdout.startswith("1 imported"), fresh.stdout + fresh.stderr
+    # and two files that do belong together open as ever
+    store.open_db(tmp_path / "tracker.db").close()
+    with pytest.raises(private.StoreMismatch, match="belongs to another database"):
+        store.open_db(tmp_path / "tracker.db", private=tmp_path / "old-private.db")

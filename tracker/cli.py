@@ -51,9 +51,11 @@ class Context:
     def db(self, create: bool = True):
         from . import store
 
+        from .store.private import StoreMismatch
+
         try:
             return store.open_db(self.config.database, create=create, private=self.config.private_database)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, StoreMismatch) as exc:
             raise click.ClickException(str(exc)) from None
 
 

@@ -462,6 +462,8 @@ def open_db(
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=OFF")
-    private_store.attach(db, ":memory:" if memory else Path(private) if private else private_path(path))
+    secret = ":memory:" if memory else Path(private) if private else private_path(path)
+    private_store.attach(db, secret)
     migrations.apply(db)
+    private_store.pair(db, path, secret)
     return db

@@ -54,6 +54,8 @@ DDL = {
         "create table if not exists private.scan_files (sha256 TEXT PRIMARY KEY, content_type TEXT, "
         "size INTEGER, stored_at TEXT, raw BLOB)",
     ),
+    # which published database this store belongs to (the same number is in its store_state)
+    "identity": ("create table if not exists private.identity (store_id INTEGER NOT NULL)",),
     # one row per item of a batch whose published rows may not be written yet
     "pending": (
         "create table if not exists private.pending (source TEXT, folder TEXT, key TEXT, sha256 TEXT, "
@@ -79,6 +81,38 @@ def attach(db: sqlite_utils.Database, path: Path | str) -> None:
     for statements in DDL.values():
         for sql in statements:
             db.execute(sql)
+
+
+class StoreMismatch(Exception):
+    """The private store beside a database belongs to another one; the text says what to do."""
+
+
+def pair(db: sqlite_utils.Database, database: Path | str, private_path: Path | str) -> None:
+    """Check, or record on first use, that the private store belongs to this database: a new
+    ``tracker.db`` beside an old private store would take every message for already imported
+    and every IMAP folder for already fetched."""
+    ours = db.execute("select value from main.store_state where key = 'store_id'").fetchone()
+    theirs = db.execute("select store_id from private.identity").fetchone()
+    if ours and theirs and ours[0] == theirs[0]:
+        return
+    if ours and theirs:
+        raise StoreMismatch(
+            f"{private_path} belongs to another database than {database}; put back the database it "
+            f"was made with, or move {Path(private_path).name} away to start a new private store"
+        )
+    holds = db.execute("select (select count(*) from private.raw_messages) + (select count(*) from private.sync_state)").fetchone()[0]
+    if ours and not theirs and holds:
+        raise StoreMismatch(f"{private_path} holds messages but no record of its database; move it away")
+    if theirs and not ours and db.execute("select count(*) from main.messages").fetchone()[0] == 0 and holds:
+        raise StoreMismatch(
+            f"{database} is new but {private_path} beside it holds messages of an earlier database: "
+            f"restore that database, or move {Path(private_path).name} away to start afresh"
+        )
+    store_id = (ours or theirs or (int.from_bytes(os.urandom(7), "big"),))[0]
+    with db.conn:
+        db.execute("insert or replace into main.store_state (key, value) values ('store_id', ?)", [store_id])
+        db.execute("delete from private.identity")
+        db.execute("insert into private.identity (store_id) values (?)", [store_id])
 
 
 def left_in_main(conn) -> list[str]:

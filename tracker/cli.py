@@ -345,6 +345,7 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
             finally:
                 progress.done()
             threader.rethread(db, obj.config, summary.to_rethread + store.unthreaded(db))
+            scans = _read_scans(obj, db, obj.config.ocr.budget_seconds, quiet) if obj.config.ocr.budget_seconds else None
     except ConfigError as exc:
         raise ConfigProblem(str(exc)) from None
     except imap.SyncError as exc:
@@ -354,6 +355,70 @@ def sync(obj: Context, quiet: bool, workers: int | None) -> None:
             click.echo(f"{folder.folder}: {folder.new} new, {folder.known} already known, "
                        f"{folder.quarantined} quarantined" + (" (UIDVALIDITY changed: rescanned)"
                                                              if folder.rescanned else ""))
+        if scans is not None and (scans.documents or scans.failed):
+            click.echo(_scans_line(scans))
+
+
+class OcrProgress:
+    """Documents and pages read so far, on a terminal's stderr; silent when quiet or not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, run, total: int) -> None:
+        if self.enabled:
+            minutes = max(time.monotonic() - self.started, 1e-6) / 60
+            click.echo(f"\rOCR: {run.documents + run.failed} of {total} documents, {run.pages} pages "
+                       f"({run.pages / minutes:.1f} pages/min)", err=True, nl=False)
+
+    def done(self) -> None:
+        if self.enabled:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def _read_scans(obj: Context, db, budget: float | None, quiet: bool):
+    """Work the OCR queue (``store.ocr.work``) for ``budget`` seconds, placing read messages again."""
+    from . import thread as threader
+    from .store import ocr
+
+    progress = OcrProgress(not (quiet or obj.quiet))
+    try:
+        return ocr.work(db, obj.config, budget=budget, progress=progress,
+                        rethread=lambda ids: threader.rethread(db, obj.config, ids))
+    finally:
+        progress.done()
+
+
+def _scans_line(run) -> str:
+    return (f"OCR: {run.documents} documents read ({run.pages} pages, {run.cpu_seconds:.0f} s of CPU), "
+            f"{run.failed} unreadable, {run.waiting} waiting")
+
+
+@cli.command(name="ocr")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
+@click.option("--budget", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Stop after about SECONDS and leave the rest queued (default: read everything).")
+@click.pass_obj
+def ocr_command(obj: Context, quiet: bool, budget: float | None) -> None:
+    """Read the scanned attachments waiting in the OCR queue (Tesseract, [ocr] in the config),
+    then place their messages again: an answer whose scan cites its letter finds its thread.
+
+    Newest first; safe to interrupt (what was read is kept, the rest stays queued).
+    `tracker sync` does the same for at most [ocr] budget_seconds.
+
+    \b
+    Examples:
+      tracker ocr
+      tracker ocr --budget 600
+    """
+    with exclusive(obj, "ocr"):
+        db = obj.db(create=False)
+        run = _read_scans(obj, db, budget, quiet)
+    if run.missing:
+        raise click.ClickException(run.missing)
+    if not (quiet or obj.quiet):
+        click.echo(_scans_line(run))
 
 
 @cli.command()
@@ -366,9 +431,13 @@ def status(obj: Context) -> None:
     Example:
       tracker status
     """
-    from .store import syncstate
+    from .store import ocr, syncstate
 
-    click.echo(syncstate.render(syncstate.folder_states(obj.db(create=False))))
+    db = obj.db(create=False)
+    click.echo(syncstate.render(syncstate.folder_states(db)))
+    line = ocr.status_line(db, obj.config)
+    if line:
+        click.echo(line)
 
 
 @cli.command()

@@ -216,3 +216,13 @@ def _rethread(db: sqlite_utils.Database, rethread: Callable[[list[str]], None] |
     with db.atomic():
         db.conn.executemany("update private.ocr_queue set rethread = 0 where message_id = ?", [(m,) for m in ids])
     run.rethreaded = ids
+
+
+def status_line(db: sqlite_utils.Database, config: Config) -> str | None:
+    """One line for ``tracker status``: why scans are not read (and how many wait), or how
+    many wait for ``tracker ocr``; None when there is nothing to say."""
+    missing = reader.tesseract_missing(config.ocr.languages)
+    count = waiting(db)
+    if missing:
+        return f"OCR: {missing}" + (f"; {count} documents wait" if count else "")
+    return f"OCR: {count} scanned documents wait for tracker ocr" if count else None

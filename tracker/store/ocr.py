@@ -186,6 +186,10 @@ def _read_one(db: sqlite_utils.Database, config: Config, run: OcrRun, row, deadl
     run.cpu_seconds += cpu
     if scan is not None and scan.stopped == "budget":
         return False
+    if scan is not None and not scan.text.strip():
+        # PDFium renders a blank page when it cannot decode an image (memory cap, broken JPEG)
+        scan, error = None, (f"no text read from {scan.pages} pages (blank, unreadable, or over the "
+                             f"memory cap ocr.memory_mb = {config.ocr.memory_mb})")
     if scan is not None:
         with db.atomic():  # the published side first: a crash after it only reads the scan again
             db.execute("update attachments set text = ? where id = ?", [scan.text, attachment_id])

@@ -125,10 +125,10 @@ def say(key: str, language: str, **params: object) -> str:
 
 @contextmanager
 def waiting_lock(database: str | Path, command: str, language: str = "fr",
-                 seconds: float = LOCK_WAIT) -> Iterator[None]:
-    """Hold the database's run lock, waiting up to ``seconds`` for a running sync to end;
-    raise ``DeskBusy`` (nothing done) when it does not."""
-    deadline = time.monotonic() + seconds
+                 seconds: float | None = None) -> Iterator[None]:
+    """Hold the database's run lock, waiting up to ``seconds`` (default ``LOCK_WAIT``) for a
+    running sync to end; raise ``DeskBusy`` (nothing done) when it does not."""
+    deadline = time.monotonic() + (LOCK_WAIT if seconds is None else seconds)
     while True:
         try:
             with run_lock_module.run_lock(database, command):
@@ -345,9 +345,10 @@ def waiting_count(db: sqlite_utils.Database) -> int:
     return db.execute(WAITING_COUNT).fetchone()[0]
 
 
+# the queue, as a table expression: ``select ... from {WAITING} join ...``
 WAITING = (
-    "unmatched u where not exists (select 1 from marks k where k.action = 'not_answer' "
-    "and k.message_id = u.message_id)"
+    "(select * from unmatched w where not exists (select 1 from marks k where k.action = 'not_answer' "
+    "and k.message_id = w.message_id)) u"
 )
 WAITING_COUNT = f"select count(*) from {WAITING}"
 

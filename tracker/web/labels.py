@@ -50,6 +50,16 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "fr": ("Annotations manuelles", "Faits saisis à la main : réponse par courrier, fil clos ou rouvert."),
         "en": ("Manual marks", "Facts entered by hand: answered by post, closed, reopened."),
     },
+    "marks_undone": {
+        "fr": ("Annotations annulées", "Annotations retirées, avec qui les a annulées et quand."),
+        "en": ("Undone marks", "Marks withdrawn, with who undid them and when."),
+    },
+    "scans": {
+        "fr": ("Scans des réponses postales", "Réponses reçues par la poste : le texte lu dans le scan "
+               "(le fichier lui-même n'est pas publié)."),
+        "en": ("Scans of postal answers", "Answers received by post: the text read in the scan (the file "
+               "itself is not published)."),
+    },
     "quarantine": {
         "fr": ("Quarantaine", "Messages illisibles, gardés tels quels avec la raison."),
         "en": ("Quarantine", "Messages that could not be read, kept as they were with the reason."),
@@ -125,6 +135,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "on_date": ("À la date du", "On date"),
     "note": ("Note", "Note"),
     "created_at": ("Saisi le", "Entered at"),
+    "made_by": ("Par", "By"),
+    "undone_at": ("Annulée le", "Undone at"),
+    "undone_by": ("Annulée par", "Undone by"),
+    "mark_id": ("Annotation", "Mark"),
+    "stored_at": ("Enregistré le", "Stored at"),
     "days_waiting": ("Jours d'attente", "Days waiting"),
     "letters": ("Lettres", "Letters"),
     "answered": ("Avec réponse", "Answered"),

@@ -63,7 +63,10 @@ _TABLE_COLUMNS = {
     "correspondents": ["id", "name", "short_name", "addresses", "domains", "deadline"],
     "thread_messages": ["thread_id", "message_id", "matched_by"],
     "unmatched": ["message_id", "correspondent_id", "candidates", "reason"],
-    "marks": ["id", "thread_id", "action", "on_date", "message_id", "note", "created_at"],
+    "marks": ["id", "thread_id", "action", "on_date", "message_id", "note", "created_at", "made_by"],
+    "marks_undone": ["id", "thread_id", "action", "on_date", "message_id", "note", "created_at", "made_by",
+                     "undone_at", "undone_by"],
+    "scans": ["id", "thread_id", "mark_id", "filename", "content_type", "size", "sha256", "text", "stored_at"],
     "quarantine": ["id", "source", "folder", "key", "sha256", "size", "reason", "quarantined_at"],
     "unanswered": ["id", "correspondent_id", "correspondent", "subject", "status", "opened_at",
                    "last_letter_at", "last_reply_at", "due_at", "waiting_since", "days_waiting"],
@@ -84,6 +87,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "correspondents": {"sort": "name", "label_column": "name"},
     "quarantine": {"sort_desc": "quarantined_at", "facets": ["reason", "source"]},
     "marks": {"sort_desc": "created_at", "facets": ["action"]},
+    "marks_undone": {"sort_desc": "undone_at", "facets": ["action"]},
+    "scans": {"sort_desc": "stored_at", "label_column": "filename"},
     "unmatched": {"facets": ["correspondent_id", "reason"]},
 }
 

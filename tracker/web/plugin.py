@@ -15,6 +15,7 @@ Hooks, each doing one thing:
 - ``extra_template_vars``: labels in the configured language, the sanitizer, and the data of the
   tracker pages (home, thread, correspondent), fetched only after Datasette's permission checks.
 - ``render_cell``: French/English badges for statuses and kinds, links from ``thread_id`` cells.
+- ``register_routes``: the desk's pages and actions (:mod:`tracker.web.desk`).
 - ``forbidden``: with logins configured, an anonymous visitor is sent to the login page.
 
 The hooks do nothing for a Datasette instance that is not tracker's (no ``tracker`` plugin
@@ -33,6 +34,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
+from . import desk
 from .context import correspondent_data, home_data, thread_data
 from .guard import authorizer
 from .responses import CsvCells, is_csv, login_cookie
@@ -302,6 +304,9 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             "message_url": lambda message_id: datasette.urls.row(
                 DATABASE_NAME, "messages", tilde_encode(str(message_id))
             ),
+            "triage_url": desk.triage_url(datasette),
+            "letter_url": datasette.urls.path(f"{desk.DESK}/letter"),
+            "may_act": desk.may_act(datasette, request) if request is not None else False,
             "correspondent_url": lambda cid: datasette.urls.row(
                 DATABASE_NAME, "correspondents", tilde_encode(str(cid))
             ),
@@ -312,11 +317,28 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             pks = urlsafe_components(request.url_vars.get("pks", ""))
             if table == "threads" and len(pks) == 1:
                 values["thread_page"] = await thread_data(datasette, pks[0])
+                if values["thread_page"]:
+                    values["desk"] = await desk.thread_desk(datasette, request, pks[0])
             elif table == "correspondents" and len(pks) == 1:
                 values["correspondent_page"] = await correspondent_data(datasette, pks[0])
         return values
 
     return inner
+
+
+@hookimpl
+def skip_csrf(datasette, scope):
+    # the desk checks Datasette's CSRF token itself (tracker.web.desk.act): asgi-csrf cannot
+    # read a multipart form with the installed python-multipart, and lets a POST without
+    # cookies through
+    return plugin_settings(datasette) is not None and scope.get("path", "").endswith(f"{desk.DESK}/act")
+
+
+@hookimpl
+def register_routes(datasette):
+    if plugin_settings(datasette) is None:
+        return []
+    return desk.routes()
 
 
 @hookimpl

@@ -53,6 +53,7 @@ def make_datasette(config: Config, *, base_url: str | None = None):
         },
         secret=os.environ.get("TRACKER_DATASETTE_SECRET") or None,
     )
+    ds._tracker_config = config  # the desk's actions need the whole config (correspondents, auth)
     database = GuardedDatabase(ds, path=str(config.database), is_mutable=True, never_served=NEVER_SERVED)
     ds.add_database(database, name=DATABASE_NAME)
     return ds

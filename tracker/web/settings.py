@@ -9,7 +9,7 @@ TEMPLATES = paths.templates() / "datasette"
 STATIC_MOUNT = "tracker-static"
 # the original bytes; and the bookkeeping of sources, digests and the store, which says where
 # mail was found and to whom digests went, and which no page needs
-NEVER_SERVED = ("raw_messages", "sync_state", "message_locations", "digests", "store_state")
+NEVER_SERVED = ("raw_messages", "sync_state", "message_locations", "digests", "store_state", "scan_files")
 HIDDEN = (
     "raw_messages",
     "sync_state",
@@ -20,6 +20,8 @@ HIDDEN = (
     "store_state",
     "digests",
     "_sqlite_migrations",
+    "scan_files",
+    "sqlite_sequence",  # marks' AUTOINCREMENT counter
     "messages_fts",
     "attachments_fts",
 )

@@ -130,3 +130,21 @@ def test_without_tesseract_status_says_it_in_one_line_and_nothing_fails(tmp_path
     assert lines == ["OCR: Tesseract is not installed: scanned letters are not read (install the Debian packages "
                      "tesseract-ocr and tesseract-ocr-fra, then run tracker ocr); 1 documents wait"]
     assert queue(tmp_path)[0][2] == "waiting"
+
+
+def test_without_tesseract_the_digest_warns_in_one_line(tmp_path: Path, without_tesseract) -> None:
+    config = imported(tmp_path, [("pdf", scan_pdf([scan_page(LINES, seed=2)]), "scan.pdf", "application/pdf")],
+                      '[digest]\nto = ["bureau@collectif.example.org"]\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "digest", "--dry-run", "--force"])
+    assert result.exit_code == 0, result.output
+    text = [line for line in result.output.splitlines() if line.startswith("!!")]
+    assert text == ["!! Tesseract n'est pas installé ou lui manque une langue : les courriers scannés ne sont pas "
+                    "lus (installer les paquets Debian tesseract-ocr et tesseract-ocr-fra, puis lancer tracker ocr)"]
+    assert result.output.count("Tesseract n&#39;est pas install") == 1  # and once in the HTML part
+
+
+def test_with_tesseract_the_digest_has_no_such_line(tmp_path: Path) -> None:
+    config = imported(tmp_path, [("text", make_pdf("Madame la Présidente, votre courrier du 3 mars."), "l.pdf", "application/pdf")],
+                      '[digest]\nto = ["bureau@collectif.example.org"]\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "digest", "--dry-run", "--force"])
+    assert result.exit_code == 0 and "Tesseract" not in result.output

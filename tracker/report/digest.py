@@ -32,6 +32,7 @@ import sqlite_utils
 
 from .. import i18n
 from ..config import WEEKDAYS, Config, ConfigError
+from ..parse.ocr import tesseract_missing
 from ..store import syncstate
 from . import reports as report
 
@@ -123,7 +124,17 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
         "stale": stale,
         "stale_never": [s["folder"] for s in stale if not s["date"]],
         "stale_dated": [s for s in stale if s["date"]],
+        "ocr_missing": _ocr_missing(config),
     }
+
+
+def _ocr_missing(config: Config) -> str | None:
+    """The warning line when scans cannot be read (no Tesseract, or no French model)."""
+    missing = tesseract_missing(config.ocr.languages)
+    if missing is None or config.language != "fr":
+        return missing
+    return ("Tesseract n'est pas installé ou lui manque une langue : les courriers scannés ne sont pas "
+            "lus (installer les paquets Debian tesseract-ocr et tesseract-ocr-fra, puis lancer tracker ocr)")
 
 
 def render(context: dict[str, Any], config: Config) -> tuple[str, str]:

@@ -92,9 +92,10 @@ def test_real_server_pages_and_headers(served):
     assert status == 200 and "Accès aux soins des personnes retenues" in body
     status, _, body = get(url + "/tracker/search.json?_shape=array&q=reponse+officielle")
     assert status == 200 and "reponse-ministere.pdf" in body
+    # the raw bytes build_database wrote were moved to the private store before serving
     for path in ("/tracker/raw_messages", "/tracker.json?sql=select+raw+from+raw_messages"):
         status, _, body = get(url + path)
-        assert status in (400, 403) and RAW_SECRET.decode() not in body
+        assert status in (400, 403, 404) and RAW_SECRET.decode() not in body
 
 
 def test_a_failing_search_leaves_no_search_words_on_stderr(tmp_path):

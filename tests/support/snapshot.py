@@ -32,7 +32,9 @@ CLOCK_COLUMNS = {
 SERIAL_KEYS = {("quarantine", "id"), ("marks", "id"), ("sync_state", "last_new")}
 # JSON lists whose order follows the order the message was met in
 UNORDERED_JSON = {("messages", "folders")}
-SKIP_TABLES = {"_sqlite_migrations", "sqlite_sequence", "sqlite_stat1", "threading_state"}
+# which database a private store belongs to: a random number each database draws once
+SKIP_TABLES = {"_sqlite_migrations", "sqlite_sequence", "sqlite_stat1", "threading_state", "identity"}
+SKIP_ROWS = {("store_state", "store_id")}
 
 
 def private_file(path: Path | str) -> Path:
@@ -97,6 +99,8 @@ def snapshot(path: Path | str | sqlite3.Connection, replace: dict[str, str] | No
             ]
             rows = []
             for row in conn.execute(f"select {', '.join(f'[{c}]' for c in columns)} from [{table}]"):
+                if (table, row[0]) in SKIP_ROWS:
+                    continue
                 row = list(row)
                 for i, column in enumerate(columns):
                     if replace and isinstance(row[i], str):

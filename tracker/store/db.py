@@ -465,5 +465,7 @@ def open_db(
     secret = ":memory:" if memory else Path(private) if private else private_path(path)
     private_store.attach(db, secret)
     migrations.apply(db)
+    if private_store.left_in_main(db.conn):  # a private table back in the published file
+        private_store.move_out_of_main(db)
     private_store.pair(db, path, secret)
     return db

@@ -24,6 +24,7 @@ from tracker import config as config_module
 from tracker import demo
 from tracker.demo import bulk
 from tracker.demo import generate as gen
+from tracker.demo.mime import french_date
 from tests.support.snapshot import connect as connect_store
 
 REQUIRED_CASES = [
@@ -38,6 +39,12 @@ REQUIRED_CASES = [
     "bcc_copy_in_inbox", "second_reply", "ambiguous", "reply_linked:missing_parent",
     "subject_of_reminder", "delivered_twice", "subject_prefix:TR : RE :", "dsn:postfix",
     "dsn:exchange", "objet_wrapped",
+    # tracker.demo.situations
+    "same_subject_days", "same_subject_months", "two_members", "same_day_pair", "reminder_of_older",
+    "reminder_style:cites_date", "reminder_style:no_date", "reminder_style:in_words",
+    "reminder_style:with_headers", "noreply_pdf", "names_subject:relatif", "names_subject:concernant",
+    "names_subject:au_sujet", "names_subject:objet_pdf", "names_subject:partial",
+    "names_subject:subject_line", "cites_date_in_body",
 ]
 ONCE_IS_ENOUGH = {"cc_body_auto_reply", "new_subject_cites_numeric_date"}
 
@@ -222,6 +229,39 @@ def test_unmatched_replies_have_two_equally_plausible_threads(generated, parsed)
         assert {t["correspondent"] for t in candidates} == {m["correspondent"]}
         assert len({t["opened_at"][:10] for t in candidates}) == 1
         assert all(t["status"] != "answered" for t in candidates)
+
+
+def test_the_situations_are_what_they_say(generated, parsed):
+    """Same-subject pairs share a body and a subject; same-day pairs a body and a date; an
+    older letter's reminder follows the answer to the newer one; do-not-reply answers cite the
+    date and come with a PDF."""
+    _, truth = generated
+    messages = {m["message_id"]: m for m in truth["messages"]}
+    threads = {t["letter"]: t for t in truth["threads"]}
+    pairs: dict[tuple, list[dict]] = {}
+    for t in truth["threads"]:
+        if "same_subject" in t["cases"]:
+            pairs.setdefault(("subject", t["correspondent"], t["subject"]), []).append(t)
+        if "same_day_pair" in t["cases"]:
+            pairs.setdefault(("day", t["correspondent"], t["opened_at"][:10]), []).append(t)
+    assert len(pairs) >= 10 and all(len(p) == 2 for p in pairs.values())
+    for (kind, _, _), (older, newer) in pairs.items():
+        if kind == "day":
+            assert older["subject"] != newer["subject"]
+            continue
+        assert older["opened_at"] < newer["opened_at"]
+        for mid in older["reminders"]:
+            assert "reminder_of_older" in messages[mid]["cases"]
+            when = datetime.fromisoformat(messages[mid]["date"])
+            assert any(datetime.fromisoformat(messages[r]["date"]) < when for r in newer["replies"])
+    noreply = [m for m in truth["messages"] if "noreply_pdf" in m["cases"]]
+    assert len(noreply) >= 10
+    for m in noreply:
+        msg = parsed[m["message_id"]]
+        assert m["from"].startswith(("ne-pas-repondre@", "accuse-reception@")) and msg["In-Reply-To"] is None
+        (letter, _), = m["threads"]
+        assert french_date(date.fromisoformat(threads[letter]["opened_at"][:10])) in msg["Subject"]
+        assert any(p.get_content_type() == "application/pdf" for p in msg.walk())
 
 
 def test_cc_bodies_replies_answer_no_thread(generated):

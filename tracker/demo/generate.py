@@ -102,12 +102,13 @@ from .mime import add_months, due_date
 from .model import Ids, _later, Letter, Msg, Thread, _work_time
 from .outgoing import Outgoing
 from .planning import Planning
+from .situations import Situations
 from .world import BODIES, COALITION_ADDRESSES, COALITION_DOMAIN, COALITION_NAME, HEADERLESS_VARIANTS, HOST, MAILER_DAEMON, PARIS, TRUTH_FORMAT
 
 
 # ---------------------------------------------------------------------------- generation
 
-class Generator(Planning, Outgoing, Incoming):
+class Generator(Planning, Outgoing, Incoming, Situations):
     """Decides the correspondence, then renders every message."""
     def __init__(self, seed: int, letters: int, start: date, months: int) -> None:
         self.rng = random.Random(seed)
@@ -264,6 +265,7 @@ class Generator(Planning, Outgoing, Incoming):
             self.messages.append(news)
             day += timedelta(days=rng.randrange(35, 50))
             number += 1
+        self.add_situations()
         self.messages.sort(key=lambda m: (m.when.astimezone(timezone.utc), m.mid))
 
     def _due(self, thread: Thread) -> datetime:

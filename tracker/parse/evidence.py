@@ -69,7 +69,29 @@ _REF_LABEL = re.compile(
 _REF_TOKEN = re.compile(r"\b[A-Z]{2,}[A-Z0-9]*(?:[/_-][A-Z0-9]+){1,4}\b")
 _OBJET = re.compile(r"^[\s>]*(?:objet|obj\.|subject|sujet)\s*:\s*(?P<text>.+)$", re.I | re.M)
 
-EVIDENCE_VERSION = "3"  # bump when matching extracts evidence differently
+# A reminder said in words rather than by a subject prefix: "nous nous permettons de revenir vers
+# vous au sujet de notre courrier du ...", "resté à ce jour sans réponse", "nous vous relançons"
+_REMINDER_WORDS = re.compile(
+    r"nous nous permettons de (?:revenir vers vous|vous relancer|vous rappeler)"
+    r"|revenir vers vous (?:au sujet|[àa] propos|concernant)[^.\n]{0,12}\b(?:notre|nos|mon|ma)\s+" + _NOUN +
+    r"|\b(?:rest[ée]e?s?|demeur[ée]e?s?)\s+(?:[àa] ce jour\s+|jusqu'[àa] pr[ée]sent\s+|toujours\s+)?sans\s+r[ée]ponse"
+    r"|\bnous vous relan[cç]ons\b|\b[àa] titre de relance\b",
+    re.I,
+)
+REMINDER_TEXT = 1500  # a reminder says so in its first paragraphs
+# What an answer says it answers: "relatif à : <subject>", "concernant", "au sujet de", "objet :"
+_NAMED = re.compile(
+    r"(?:\brelati(?:f|ve|fs|ves)\s+(?:[àa]\s+|aux?\s+)|\bconcernant\s+|\bau\s+sujet\s+d(?:es?|u)\s+"
+    r"|\b[àa]\s+propos\s+d(?:es?|u)\s+|\bobjet\s*:\s*)"
+    r"\s*:?\s*[«\"“]?\s*(?:(?:les?|la|l['’]|des|du|de\s+la|d['’]|une?|votre|vos|notre|nos)\s*)?(?P<text>[^\n]{3,})",
+    re.I,
+)
+# where a named subject may end inside its line (not at ":", "-" or "et": subjects hold them)
+_CUT = re.compile(r"\s*(?:[»\"”;]|,\s|\.\s|\.$|\s\()")
+_SENTENCE_END = re.compile(r"\s*(?:[»\"”;]|\.)")
+NAMED_WORDS = 24  # the words of a named subject kept for overlap (the w: key)
+
+EVIDENCE_VERSION = "4"  # bump when matching extracts evidence differently
 BODY_LIMIT = 3000  # evidence sits near the top: the first screen of a body is enough
 
 
@@ -100,9 +122,13 @@ def subject_key(subject: str | None) -> str:
     return text
 
 
-def is_reminder(subject: str | None) -> bool:
-    """Whether a letter's subject says it is a reminder ("Relance :", "Rappel :", "2e relance")."""
-    return bool(_REMINDER.match(subject or ""))
+def is_reminder(subject: str | None, body: str | None = None) -> bool:
+    """Whether a letter says it is a reminder: by its subject ("Relance :", "Rappel :", "2e
+    relance") or in its first paragraphs ("nous nous permettons de revenir vers vous au sujet
+    de notre courrier du ...", "resté à ce jour sans réponse")."""
+    if _REMINDER.match(subject or ""):
+        return True
+    return bool(body) and bool(_REMINDER_WORDS.search(body[:REMINDER_TEXT]))
 
 
 def _year(text: str) -> int:
@@ -167,6 +193,38 @@ def quoted_subjects(body: str) -> set[str]:
     return {key for key in keys if key}
 
 
+def named_subjects(text: str) -> tuple[set[str], set[str]]:
+    """What an answer says it answers in its own words, after "relatif à", "concernant", "au
+    sujet de", "objet :", read on up to two more lines (clients wrap): the subject keys it may
+    name exactly (the text to the end of each line, and to each comma, full stop, semicolon,
+    bracket or quote), and the folded words of each phrase to its first full stop, semicolon
+    or quote, for partial subjects (compared by overlap)."""
+    keys: set[str] = set()
+    phrases: set[str] = set()
+    text = text or ""
+    for match in _NAMED.finditer(text):
+        lines = text[match.start("text") :].split("\n", 3)
+        joined = lines[0].strip()
+        ends = [joined]
+        for line in lines[1:3]:
+            line = line.lstrip("> \t").strip()
+            if not line or _LABEL_LINE.match(line):
+                break
+            joined = f"{joined} {line}"
+            ends.append(joined)
+        cuts = list(_CUT.finditer(joined))
+        ends += [joined[: cut.start()] for cut in cuts]
+        for end in ends:
+            key = subject_key(end)
+            if len(key) >= 6:
+                keys.add(key)
+        sentence = next((joined[: c.start()] for c in cuts if _SENTENCE_END.match(c.group(0))), joined)
+        phrase = subject_key(sentence)
+        if phrase:
+            phrases.add(" ".join(phrase.split()[:NAMED_WORDS]))
+    return keys, phrases
+
+
 def letter_keys(subject: str | None, body: str | None, sent: datetime, tz: ZoneInfo) -> set[str]:
     """What a letter can be recognised by: its subject key, local date and reference numbers."""
     keys = {f"d:{sent.astimezone(tz).date().isoformat()}"}
@@ -178,15 +236,22 @@ def letter_keys(subject: str | None, body: str | None, sent: datetime, tz: ZoneI
     return keys
 
 
-def probe_keys(subject: str | None, body: str | None) -> set[str]:
-    """What an incoming message says about the letter it answers."""
+def probe_keys(subject: str | None, body: str | None, attachments: str | None = None) -> set[str]:
+    """What an incoming message says about the letter it answers, in its subject, its body and
+    its attachments' text: subject keys ("s:"), the words of subjects it names ("w:"), the
+    letter dates it cites ("d:") and the references it quotes ("r:")."""
     body = (body or "")[:BODY_LIMIT]
+    if attachments:
+        body = f"{body}\n{attachments[:BODY_LIMIT]}"
     keys: set[str] = set()
     key = subject_key(subject)
     if key:
         keys.add(f"s:{key}")
     keys |= {f"s:{k}" for k in quoted_subjects(body)}
     text = f"{subject or ''}\n{body}"
+    named, phrases = named_subjects(text)
+    keys |= {f"s:{k}" for k in named}
+    keys |= {f"w:{p}" for p in phrases}
     keys |= {f"d:{d}" for d in cited_dates(text)}
     keys |= {f"r:{ref}" for ref in references(text)}
     return keys
@@ -241,19 +306,24 @@ def evidence_role(direction: str, kind: str, sender: str | None, to: Iterable[st
     return None
 
 
-def evidence_keys(role: str, subject: str | None, when: str | None, body: str | None, tz) -> list[str]:
+def evidence_keys(role: str, subject: str | None, when: str | None, body: str | None, tz,
+                  attachments: str | None = None) -> list[str]:
     """The evidence keys of one message and "x:evidence" (its body was read): for a letter
-    its subject, local date and references (and "reminder"); for an answer what it cites.
-    ``when`` is the stored ISO date; ``body`` the stored body text. Pure: the import's parser
-    workers call it for new messages, the threader for any message not read yet."""
+    its subject, local date and references (and for a reminder "reminder", "rs:" its subject
+    and "c:" the letter dates it cites); for an answer what it cites, in its body and in
+    ``attachments`` (their text, joined). ``when`` is the stored ISO date; ``body`` the stored
+    body text. Pure: the import's parser workers call it for new messages (without the
+    attachments' text: the threader reads again an answer whose attachments have text), the
+    threader for any message not read yet."""
     body = (body or "")[: BODY_LIMIT]
     if role == "letter":
         found = letter_keys(subject, body, moment(when), tz)
-        if is_reminder(subject):
+        if is_reminder(subject, body):
             found.add("reminder")
             found |= {"rs:" + k[2:] for k in found if k.startswith("s:")}
+            found |= {f"c:{d}" for d in cited_dates(body[:REMINDER_TEXT])}
     else:
-        found = probe_keys(subject, body)
+        found = probe_keys(subject, body, attachments)
     return [*found, "x:evidence"]
 
 

@@ -9,7 +9,7 @@ import sqlite_utils
 
 from ..config import Config
 
-DERIVATION_VERSION = "3"  # bump when the derived keys change: the next run re-derives everything
+DERIVATION_VERSION = "4"  # bump when the derived keys change: the next run re-derives everything
 
 
 def sync_correspondents(db: sqlite_utils.Database, config: Config) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .lookup import REPLY_KINDS, Info, Letter, MemoryLookup, group_letters
+from .lookup import GROUPING_KEYS, REPLY_KINDS, Info, Letter, MemoryLookup, answered_dates, group_letters
 from .views import decide, marks_of, state_columns
 
 # Full runs collect the derived rows here (columns, primary key), then write only the
@@ -74,8 +74,11 @@ class FullRun:
         named = set(last.values())
         existing: set[str] = set()
         for correspondent in self.config.correspondents:  # which of the named threads exist
-            letters, _, _ = self._full_letters(correspondent.slug, grouping=True)
-            existing |= named & set(group_letters(letters.values(), correspondent.slug).values())
+            cid = correspondent.slug
+            letters, _, _ = self._full_letters(cid, grouping=True)
+            answers = self._full_messages(cid, "from", "probe")
+            answered_dates(letters.values(), self._full_replies(answers, self._full_probe_keys(cid)))
+            existing |= named & set(group_letters(letters.values(), cid).values())
         found = {}
         for message_id, when, kind in self.q_in(
             "select message_id, date, kind from messages where message_id in ({in_})", sorted(m for m in last if m)
@@ -87,8 +90,8 @@ class FullRun:
     def _full_letters(
         self, cid: str, grouping: bool = False
     ) -> tuple[dict[str, Letter], dict[str, str], dict[str, list[str]]]:
-        """Full runs: every letter to ``cid``, its subject, and the evidence keys it leaves
-        (only what ``group_letters`` reads when ``grouping``)."""
+        """Full runs: every letter to ``cid``, its subject, and the evidence keys answers are
+        matched on (none when only ``grouping``: what ``group_letters`` reads is in the letters)."""
         key = f"to:{cid}"
         letters: dict[str, Letter] = {}
         subjects: dict[str, str] = {}
@@ -100,24 +103,35 @@ class FullRun:
             letters[message_id] = Letter(message_id, when, conversation_id, "", "", False)
             subjects[message_id] = subject
         evidence: dict[str, list[str]] = {}
-        wanted = "" if grouping else "(e.key >= 'd:' and e.key < 'd;') or (e.key >= 'r:' and e.key < 'r;') or "
         for message_id, found in self.q(
-            "select e.message_id, e.key from temp.concerns k join message_keys e on e.message_id = k.message_id "
-            f"and e.role = 'letter' where k.key = ? and k.role = 'letter' and (e.key = 'reminder' or {wanted}"
-            "(e.key >= 's:' and e.key < 's;'))",
+            "select k.message_id, k.key from temp.concerns c join message_keys k on k.message_id = c.message_id "
+            f"and k.role = 'letter' where c.key = ? and c.role = 'letter' and {GROUPING_KEYS}",
             [key],
         ):
             letter = letters.get(message_id)
             if letter is None:
                 continue
-            if found == "reminder":
-                letter.reminder = True
-                continue
-            if found.startswith("s:") and not letter.subject_key:
-                letter.subject_key = found[2:]
-            if not grouping:
+            letter.take(found)
+            if not grouping and found[:2] in ("s:", "d:", "r:"):
                 evidence.setdefault(message_id, []).append(found)
         return letters, subjects, evidence
+
+    def _full_probe_keys(self, cid: str) -> dict[str, list[str]]:
+        """Full runs: the evidence keys of the answers from ``cid`` that matching reads."""
+        probe_keys: dict[str, list[str]] = {}
+        for message_id, key in self.q(
+            "select e.message_id, e.key from temp.concerns k join message_keys e on e.message_id = k.message_id "
+            "and e.role = 'probe' where k.key = ? and k.role = 'probe' and ((e.key >= 'd:' and e.key < 'd;') "
+            "or (e.key >= 'r:' and e.key < 'r;') or (e.key >= 's:' and e.key < 's;') or (e.key >= 'w:' and e.key < 'w;'))",
+            [f"from:{cid}"],
+        ):
+            probe_keys.setdefault(message_id, []).append(key)
+        return probe_keys
+
+    @staticmethod
+    def _full_replies(answers: list[tuple], probe_keys: dict[str, list[str]]) -> list[tuple]:
+        """(date, conversation, keys) of the replies among ``answers`` (``answered_dates``)."""
+        return [(r[1], r[2], probe_keys.get(r[0], ())) for r in answers if r[5] == "reply"]
 
     def _full_messages(self, cid: str, kind: str, role: str) -> list[tuple]:
         """Full runs: the answers (``from``) or bounces (``bounce``) of ``cid`` as Info rows."""
@@ -133,19 +147,13 @@ class FullRun:
         """Full runs: the threads of one correspondent, its answers and bounces placed, the
         statuses decided, all written."""
         letters, subjects, letter_keys = self._full_letters(cid)
-        thread_of = group_letters(letters.values(), cid)
         answers = self._full_messages(cid, "from", "probe")
+        probe_keys = self._full_probe_keys(cid)
+        answered_dates(letters.values(), self._full_replies(answers, probe_keys))
+        thread_of = group_letters(letters.values(), cid)
         bounces = self._full_messages(cid, "bounce", "bounce")
         infos = {r[0]: Info(*r[1:]) for r in answers}
         infos.update((r[0], Info(*r[1:])) for r in bounces)
-        probe_keys: dict[str, list[str]] = {}
-        for message_id, key in self.q(
-            "select e.message_id, e.key from temp.concerns k join message_keys e on e.message_id = k.message_id "
-            "and e.role = 'probe' where k.key = ? and k.role = 'probe' and ((e.key >= 'd:' and e.key < 'd;') "
-            "or (e.key >= 'r:' and e.key < 'r;') or (e.key >= 's:' and e.key < 's;'))",
-            [f"from:{cid}"],
-        ):
-            probe_keys.setdefault(message_id, []).append(key)
         copied_in = {
             r[0]
             for r in self.q(

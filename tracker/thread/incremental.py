@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..parse.evidence import moment
-
 from .lookup import BOUNCE_WINDOW, HORIZON, SLACK, Letter, chunks, group_letters, in_, iso, scope_range, scoped
 
 
@@ -20,23 +19,30 @@ class IncrementalRun:
 
     # -- 2. letters -> threads -------------------------------------------------------------
 
-    def _letters(self, cid: str, message_ids: list[str]) -> dict[str, Letter]:
-        rows = self.q_in(
-            "select m.message_id, m.date, m.conversation_id, "
-            "(select substr(s.key, 3) from message_keys s where s.message_id = m.message_id and "
-            "s.role = 'letter' and s.key >= 's:' and s.key < 's;' limit 1), "
-            "exists(select 1 from message_keys r where r.message_id = m.message_id and r.key = 'reminder') "
-            "from message_keys k join messages m on m.message_id = k.message_id "
-            "where +k.key = ? and k.role = 'letter' and m.message_id in ({in_})",
-            message_ids,
-            [f"to:{cid}"],
-        )
-        return {r[0]: Letter(r[0], r[1], r[2], "", r[3] or "", bool(r[4])) for r in rows}
-
     def letter_closure(self, cid: str, affected: set[str]) -> dict[str, Letter]:
-        """The letters to ``cid`` whose grouping the change can alter: closed over the same
-        conversation, the current thread, and reminders under the same subject."""
-        found = self._letters(cid, sorted(affected))
+        """The letters to ``cid`` whose grouping the change can alter: those changed, those a
+        changed reply may answer, closed over the same conversation, the current thread, the
+        letters a reminder may chase and the reminders that may chase a letter."""
+        seeds = set(affected)
+        probes = self.ids_in(
+            "select message_id from message_keys where +key = ? and role = 'probe' and message_id in ({in_})",
+            sorted(affected),
+            [f"from:{cid}"],
+        )
+        if probes:  # a reply can make a letter answered: the reminders that chase it may change
+            seeds |= self.ids_in(
+                "select l.message_id from messages p join messages l on l.conversation_id = p.conversation_id "
+                "where p.message_id in ({in_})",
+                sorted(probes),
+            )
+            seeds |= self._letters_with(cid, [
+                r[0] for r in self.q_in(
+                    "select key from message_keys where role = 'probe' and substr(key, 1, 2) in ('d:', 'r:') "
+                    "and message_id in ({in_})",
+                    sorted(probes),
+                )
+            ])
+        found = self._letters(cid, sorted(seeds))
         frontier = list(found.values())
         key = f"to:{cid}"
         while frontier:
@@ -56,33 +62,25 @@ class IncrementalRun:
                 [cid],
             )
             for letter in batch:
-                if not letter.subject_key:
-                    continue
-                subject = f"s:{letter.subject_key}"
-                # later reminders under this subject may now continue this letter
-                more |= {
-                    r[0]
-                    for r in self.q(
-                        "select k.message_id from message_keys k join messages m on m.message_id = "
-                        "k.message_id and m.date >= ? where k.key = ? and k.role = 'letter'",
-                        [letter.date, scoped(cid, "rs:" + letter.subject_key)],
-                    )
-                }
-                if letter.reminder:  # and the letter it continues
-                    more |= {
-                        r[0]
-                        for r in self.q(
-                            "select k.message_id from message_keys k join messages m on m.message_id = "
-                            "k.message_id and m.date <= ? where k.key = ? and k.role = 'letter' "
-                            "order by m.date desc, m.message_id desc limit 2",
-                            [letter.date, scoped(cid, subject)],
-                        )
-                    }
+                # later reminders that may chase this letter: by its subject, date or references
+                chasing = [f"c:{letter.day}"] if letter.day else []
+                chasing += [f"r:{r}" for r in letter.refs]
+                if letter.subject_key:
+                    chasing.append(scoped(cid, "rs:" + letter.subject_key))
+                more |= self._letters_with(cid, chasing, since=letter.date, reminders=True)
+                if letter.reminder:  # and the letters it may chase, narrowed as ``chased`` narrows
+                    for keys in ([f"d:{d}" for d in letter.cited], [f"r:{r}" for r in letter.refs],
+                                 [scoped(cid, "s:" + letter.subject_key)] if letter.subject_key else []):
+                        pool = self._letters_with(cid, keys, until=letter.date, before=letter)
+                        more |= pool
+                        if pool:
+                            break
             more -= set(found)
             if more:
                 fresh = self._letters(cid, sorted(more))
                 found.update(fresh)
                 frontier.extend(fresh.values())
+        self._answered(cid, found)
         return found
 
     def _store_threads(self, cid: str, letters: dict[str, Letter], thread_of: dict[str, str]) -> None:
@@ -190,6 +188,12 @@ class IncrementalRun:
                 keys,
                 [source, iso(sent - SLACK), iso(sent + HORIZON)],
             )
+        # answers left for triage after a new letter: their suggestions (the latest threads) may change
+        if moved:
+            found |= {r[0] for r in self.q(
+                "select message_id from unmatched where correspondent_id = ? and date >= ?",
+                [cid, iso(min(moment(l.date) for l in moved) - SLACK)],
+            )}
         # what a person attached to these threads
         threads = sorted(
             self.ids_in(

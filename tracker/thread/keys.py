@@ -17,6 +17,9 @@ from .lookup import chunks, in_, scoped
 # everybody's (dates and reference numbers are selective enough as they are).
 CORRESPONDENT_KEYS = (("to:", "to;"), ("cc:", "cc;"), ("from:", "from;"), ("bounce:", "bounce;"), ("@", "A"))
 SCOPED_PREFIXES = ("s:", "rs:")
+# an answer whose attachments have text is read by the threader, not from the parser workers'
+# staged evidence (they read bodies only)
+ATTACHMENT_TEXT = "exists(select 1 from attachments a where a.message_id = {message} and a.text != '')"
 
 
 # a full run that adds evidence for more messages than this drops message_keys' secondary
@@ -200,7 +203,8 @@ class KeyDerivation:
                 f"s.role from (select w.message_id, max(w.role) as role from temp.wanted_keys w where {concerned} "
                 "and not exists(select 1 from message_keys k where k.message_id = w.message_id and "
                 "k.key = 'x:evidence') group by w.message_id) p join temp.staged_evidence s on "
-                "s.message_id = p.message_id and s.role = p.role order by s.message_id, s.key"
+                "s.message_id = p.message_id and s.role = p.role where not (p.role = 'probe' and "
+                f"{ATTACHMENT_TEXT.format(message='p.message_id')}) order by s.message_id, s.key"
             )
         last = ""
         while True:
@@ -262,9 +266,14 @@ class KeyDerivation:
         keys: list[tuple[str, str, str]] = []
         ids = sorted(wanted)
         if staging.staged(self.db, self.config):  # read by the parser workers, in the role this run reads them in
+            with_text = self.ids_in(
+                f"select m.message_id from messages m where m.message_id in ({{in_}}) and "
+                f"{ATTACHMENT_TEXT.format(message='m.message_id')}",
+                [m for m in ids if wanted[m][0] == "probe"],
+            )
             staged = [row for row in self.q_in(
                 "select message_id, key, role from temp.staged_evidence where message_id in ({in_})", ids
-            ) if row[2] == wanted[row[0]][0]]
+            ) if row[2] == wanted[row[0]][0] and row[0] not in with_text]
             keys += staged
             read = {m for m, _, _ in staged}
             ids = [m for m in ids if m not in read]
@@ -279,12 +288,26 @@ class KeyDerivation:
             )
         return keys
 
+    def _attachment_text(self, message_ids: list[str]) -> dict[str, str]:
+        """message -> its attachments' text, joined in order (what an answer's PDF says)."""
+        found: dict[str, list[str]] = {}
+        for message_id, text in self.q_in(
+            f"select message_id, substr(text, 1, {matching.BODY_LIMIT}) from attachments where message_id in "
+            "({in_}) and text is not null and text != '' order by message_id, position",
+            message_ids,
+        ):
+            found.setdefault(message_id, []).append(text)
+        return {m: "\n".join(texts) for m, texts in found.items()}
+
     def _evidence_keys(self, rows: Iterable[tuple[str, str, str, str | None, str | None]]) -> list[tuple[str, str, str]]:
         """The evidence keys of (message_id, role, subject, date, body) rows, and "x:evidence"
         (read once) for each; a probe's date is not used."""
+        rows = list(rows)
+        texts = self._attachment_text([r[0] for r in rows if r[1] == "probe"])
         keys: list[tuple[str, str, str]] = []
         for message_id, role, subject, when, body in rows:
-            keys += [(message_id, key, role) for key in evidence_keys(role, subject, when, body, self.tz)]
+            found = evidence_keys(role, subject, when, body, self.tz, texts.get(message_id) if role == "probe" else None)
+            keys += [(message_id, key, role) for key in found]
         return keys
 
     # -- the run -------------------------------------------------------------------------

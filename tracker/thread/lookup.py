@@ -37,6 +37,27 @@ class Letter:
     subject: str
     subject_key: str
     reminder: bool
+    day: str = ""  # its local date (its "d:" key)
+    refs: tuple[str, ...] = ()  # the references it carries ("r:")
+    cited: tuple[str, ...] = ()  # a reminder's: the letter dates it cites ("c:")
+    answered: tuple[str, ...] = ()  # dates of the replies that answer it (``answered_dates``)
+
+    def take(self, key: str) -> None:
+        """Record one of its evidence keys (as message_keys holds them, unscoped)."""
+        if key == "reminder":
+            self.reminder = True
+        elif key.startswith("s:"):
+            self.subject_key = min(self.subject_key, key[2:]) if self.subject_key else key[2:]
+        elif key.startswith("d:"):
+            self.day = key[2:]
+        elif key.startswith("r:"):
+            self.refs = tuple(sorted({*self.refs, key[2:]}))
+        elif key.startswith("c:"):
+            self.cited = tuple(sorted({*self.cited, key[2:]}))
+
+
+# the letter keys grouping reads
+GROUPING_KEYS = "(k.key = 'reminder' or substr(k.key, 1, 2) in ('s:', 'd:', 'r:', 'c:'))"
 
 
 @dataclass
@@ -58,9 +79,43 @@ def in_(values) -> str:
     return ",".join("?" * len(values))
 
 
+def answered_dates(letters: Iterable[Letter], replies: Iterable[tuple[str, str | None, Iterable[str]]]) -> None:
+    """Set each letter's ``answered``: the dates of the (date, conversation, evidence keys)
+    replies that answer it for the reminder rule of ``group_letters``: a reply in its
+    conversation, or one quoting a reference it carries, or citing its date and its subject.
+    (Stricter than placement: a subject alone does not say which letter was answered.)"""
+    by_conversation: dict[str, list[Letter]] = {}
+    by_ref: dict[str, list[Letter]] = {}
+    by_day_subject: dict[tuple[str, str], list[Letter]] = {}
+    for letter in letters:
+        letter.answered = ()
+        if letter.conversation_id:
+            by_conversation.setdefault(letter.conversation_id, []).append(letter)
+        for ref in letter.refs:
+            by_ref.setdefault(ref, []).append(letter)
+        if letter.day and letter.subject_key:
+            by_day_subject.setdefault((letter.day, letter.subject_key), []).append(letter)
+    found: dict[str, set[str]] = {}
+    for when, conversation_id, keys in replies:
+        keys = set(keys)
+        hit = list(by_conversation.get(conversation_id or "", []))
+        days = [k[2:] for k in keys if k.startswith("d:")]
+        for key in keys:
+            if key.startswith("r:"):
+                hit += by_ref.get(key[2:], [])
+            elif key.startswith("s:"):
+                for day in days:
+                    hit += by_day_subject.get((day, key[2:]), [])
+        for letter in hit:
+            found.setdefault(letter.message_id, set()).add(when)
+    for letter in letters:
+        letter.answered = tuple(sorted(found.get(letter.message_id, ())))
+
+
 def group_letters(letters: Iterable[Letter], correspondent_id: str) -> dict[str, str]:
-    """letter id -> thread id: letters of one conversation, and a reminder with the latest
-    letter before it under the same subject, share a thread named after its first letter."""
+    """letter id -> thread id: letters of one conversation share a thread named after its
+    first letter; any other letter opens its own thread, whatever its subject, unless it is
+    a reminder, which continues the letter it chases (``chased``)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -68,26 +123,50 @@ def group_letters(letters: Iterable[Letter], correspondent_id: str) -> dict[str,
             x = parent[x]
         return x
 
+    members: dict[str, list[Letter]] = {}
+
     def union(a: str, b: str) -> None:
         ra, rb = find(a), find(b)
         if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+            low, high = min(ra, rb), max(ra, rb)
+            parent[high] = low
+            members[low] = members.get(low, []) + members.pop(high, [])
 
     ordered = sorted(letters, key=lambda l: (l.date, l.message_id))
     first_in: dict[str, str] = {}
-    latest: dict[str, str] = {}
+    earlier: list[Letter] = []
     for letter in ordered:
+        members[letter.message_id] = [letter]
+        linked = bool(letter.conversation_id) and letter.conversation_id in first_in
         if letter.conversation_id:
             union(first_in.setdefault(letter.conversation_id, letter.message_id), letter.message_id)
-        if letter.reminder and letter.subject_key in latest:
-            union(latest[letter.subject_key], letter.message_id)
-        if letter.subject_key:
-            latest[letter.subject_key] = letter.message_id
+        if letter.reminder and not linked:
+            target = chased(letter, earlier, lambda l: members[find(l.message_id)])
+            if target is not None:
+                union(target.message_id, letter.message_id)
+        earlier.append(letter)
     first: dict[str, str] = {}
     for letter in ordered:
         first.setdefault(find(letter.message_id), letter.message_id)
     return {l.message_id: thread_id(first[find(l.message_id)], correspondent_id) for l in ordered}
 
+
+def chased(reminder: Letter, earlier: list[Letter], thread_of) -> Letter | None:
+    """The earlier letter a reminder without headers chases: among those sent on a date it
+    cites, else those carrying a reference it carries, else those of its subject (none: it
+    chases nothing and opens a thread), preferring its subject, the latest whose thread had no
+    reply before the reminder, else the latest."""
+    pool = [l for l in earlier if l.day and l.day in reminder.cited]
+    if not pool and reminder.refs:
+        pool = [l for l in earlier if set(l.refs) & set(reminder.refs)]
+    same = [l for l in (pool or earlier) if reminder.subject_key and l.subject_key == reminder.subject_key]
+    pool = same or pool
+    if not pool:
+        return None
+    unanswered = [
+        l for l in pool if not any(d < reminder.date for m in thread_of(l) for d in m.answered)
+    ]
+    return (unanswered or pool)[-1]
 
 
 class Lookup:
@@ -153,6 +232,28 @@ class Lookup:
             shared.setdefault(thread, set()).add(key.split("|", 1)[-1])
         return shared
 
+    def phrases(self, message_id: str) -> list[str]:
+        """The folded subjects an answer names ("w:" keys, without the prefix), sorted."""
+        return sorted(
+            r[0][2:]
+            for r in self.t.q(
+                "select key from message_keys where message_id = ? and role = 'probe' and key >= 'w:' and key < 'w;'",
+                [message_id],
+            )
+        )
+
+    def thread_subjects(self, cid: str, thread_ids: list[str]) -> dict[str, list[str]]:
+        """thread id -> the subject keys of its letters, sorted."""
+        found: dict[str, list[str]] = {}
+        for thread, key in self.t.q(
+            f"select tm.thread_id, k.key from thread_messages tm join message_keys k on k.message_id = "
+            f"tm.message_id and k.role = 'letter' and k.key >= 's:' and k.key < 's;' where tm.matched_by = "
+            f"'letter' and tm.thread_id in ({in_(thread_ids)}) order by tm.thread_id, k.key",
+            thread_ids,
+        ):
+            found.setdefault(thread, []).append(key[2:])
+        return found
+
     def recent_threads(self, cid: str, until: str) -> list[str]:
         """The five threads of ``cid`` opened last before ``until`` (triage suggestions)."""
         return [
@@ -193,6 +294,7 @@ class MemoryLookup(Lookup):
         copied_in: set[str],
     ) -> None:
         super().__init__(threader)
+        self.letters = letters
         self.infos = infos
         self.probe_keys = probe_keys
         self.thread_of = thread_of
@@ -234,6 +336,18 @@ class MemoryLookup(Lookup):
                 if any(since <= d <= until for d in dates):
                     shared.setdefault(thread, set()).add(key)
         return shared
+
+    def phrases(self, message_id: str) -> list[str]:
+        return sorted(k[2:] for k in self.probe_keys.get(message_id, ()) if k.startswith("w:"))
+
+    def thread_subjects(self, cid: str, thread_ids: list[str]) -> dict[str, list[str]]:
+        wanted = set(thread_ids)
+        found: dict[str, set[str]] = {}
+        for letter in self.letters.values():
+            tid = self.thread_of[letter.message_id]
+            if tid in wanted and letter.subject_key:
+                found.setdefault(tid, set()).add(letter.subject_key)
+        return {t: sorted(keys) for t, keys in found.items()}
 
     def recent_threads(self, cid: str, until: str) -> list[str]:
         # latest first, ties by id (as the SQL): the last dates up to ``until``, each date's

@@ -62,6 +62,9 @@ class Placement:
         shared = self.lookup.candidates(cid, message_id, since, until)
         candidates = [matching.score(matching.Candidate(t), keys) for t, keys in shared.items()]
         best, ranked = matching.decide_match(candidates)
+        if best is None and len(ranked) > 1:  # a cited date narrows; the subject named decides
+            tied = [c.thread_id for c in ranked if ranked[0].score - c.score < matching.MARGIN]
+            best = matching.break_tie(ranked, self.lookup.phrases(message_id), self.lookup.thread_subjects(cid, tied))
         if best is not None and not copied:
             self._attach(best.thread_id, message_id, "evidence")
             return

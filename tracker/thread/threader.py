@@ -18,6 +18,7 @@ from ..parse.evidence import Resolver
 from .full import FullRun
 from .incremental import IncrementalRun
 from .keys import KeyDerivation
+from .letters import LetterReads
 from .lookup import Lookup, chunks, in_
 from .place import Placement
 from .views import decide, marks_of, members_of, state_columns
@@ -27,7 +28,7 @@ class ThreadingError(Exception):
     """A thread or message that a command names does not exist; the text says what to do."""
 
 
-class Threader(KeyDerivation, FullRun, IncrementalRun, Placement):
+class Threader(KeyDerivation, FullRun, IncrementalRun, LetterReads, Placement):
     """One rethread run: derives keys, letters' threads, answers' places and statuses."""
 
     def __init__(self, db: sqlite_utils.Database, config: Config, *, full: bool = False) -> None:

@@ -153,6 +153,13 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "unit.days.one": {"fr": "{count} jour", "en": "{count} day"},
     "unit.days.other": {"fr": "{count} jours", "en": "{count} days"},
+    "digest.waiting.zero": {"fr": "Aucun message n'attend qu'une personne le rattache à un fil.",
+                            "en": "No message waits for a person to place it in a thread."},
+    "digest.waiting.one": {"fr": "{count} message attend qu'une personne le rattache à un fil :",
+                           "en": "{count} message waits for a person to place it in a thread:"},
+    "digest.waiting.other": {"fr": "{count} messages attendent qu'une personne les rattache à un fil :",
+                             "en": "{count} messages wait for a person to place them in a thread:"},
+    "digest.waiting.link": {"fr": "les rattacher", "en": "place them"},
     "date.unreadable": {
         "fr": "« {text} » n'est pas une date : écrivez par exemple 20/11/2026, 20 novembre 2026 ou 2026-11-20",
         "en": '"{text}" is not a date: write for example 20 November 2026, 20/11/2026 or 2026-11-20',

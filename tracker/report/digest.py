@@ -34,6 +34,7 @@ from .. import i18n
 from ..config import WEEKDAYS, Config, ConfigError
 from ..parse.ocr import tesseract_missing
 from ..store import syncstate
+from ..thread import desk
 from . import reports as report
 
 class DigestError(Exception):
@@ -109,8 +110,12 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
         ]
     )
     subject = subject[:1].upper() + subject[1:]  # "Aucun courrier en retard, ..."
+    waiting = desk.waiting_count(db)
     return {
         "subject": subject,
+        # said first: what only a person can do, and where (the desk's triage page)
+        "waiting": {"count": waiting, "text": i18n.plural("digest.waiting", waiting, language),
+                    "url": f"{config.digest.base_url}/-/desk/triage" if waiting else None},
         "coalition": config.coalition_name,
         "week": iso_week(now),
         "week_number": now.isocalendar()[1],

@@ -23,7 +23,7 @@ AGAIN = [((3, 7), "same_subject_days"), ((60, 150), "same_subject_months")]
 REMINDER_STYLES = ["cites_date", "no_date", "in_words", "with_headers"]
 # where a do-not-reply answer says which of two same-day letters it answers
 NAMED_STYLES = ["relatif", "concernant", "au_sujet", "objet_pdf", "partial", "subject_line"]
-SAME_SUBJECTS = 8  # same-subject pairs
+SAME_SUBJECTS = 8  # same-subject pairs (for 180 letters: fewer in a smaller correspondence)
 SAME_DAY_PAIRS = 7  # same-day pairs answered by a do-not-reply address
 
 
@@ -41,10 +41,10 @@ class Situations:
         self.named_turn = 0
         try:
             bodies = [b for b in BODIES if b.answer > 0.5 and b.domains]
-            for index in range(SAME_SUBJECTS):
+            for index in range(min(SAME_SUBJECTS, max(2, self.n_letters // 22))):
                 self._same_subject(bodies[index % len(bodies)], index)
             noreply = [b for b in bodies if b.noreply]
-            for index in range(SAME_DAY_PAIRS):
+            for index in range(min(SAME_DAY_PAIRS, max(2, self.n_letters // 25))):
                 self._same_day(noreply[index % len(noreply)], index)
         finally:
             self.rng, self.ids = main_rng, main_ids

@@ -26,10 +26,12 @@ CLOCK_COLUMNS = {
     "threaded_at",
     "computed_at",
     "applied_at",
+    "queued_at",
+    "done_at",
 }
 # integer keys handed out in insertion order: order-dependent by design; and what the
 # last run did (how many it brought), which describes the run rather than the mail
-SERIAL_KEYS = {("quarantine", "id"), ("marks", "id"), ("sync_state", "last_new")}
+SERIAL_KEYS = {("quarantine", "id"), ("marks", "id"), ("sync_state", "last_new"), ("ocr_queue", "seconds")}
 # JSON lists whose order follows the order the message was met in
 UNORDERED_JSON = {("messages", "folders")}
 # which database a private store belongs to: a random number each database draws once

@@ -411,6 +411,30 @@ def m009_ocr_queue(db: sqlite_utils.Database) -> None:
     ocr_queue.ensure(db)
 
 
+@migrations()
+def m010_commitments(db: sqlite_utils.Database) -> None:
+    """What bodies promised (``thread.commitments``), meetings and calls as dated events of a
+    thread, and each letter's co-signers (member associations of ``[[members]]``)."""
+    db.execute(
+        "create table commitments (id INTEGER PRIMARY KEY AUTOINCREMENT, correspondent_id TEXT, "
+        "words TEXT, due_on TEXT, said_on TEXT, said_in TEXT, thread_id TEXT, message_id TEXT, "
+        "meeting_id INTEGER, status TEXT, note TEXT, created_at TEXT, made_by TEXT, "
+        "updated_at TEXT, updated_by TEXT)"
+    )
+    db["commitments"].create_index(["correspondent_id"])
+    db["commitments"].create_index(["thread_id"])
+    db.execute(
+        "create table meetings (id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id TEXT, "
+        "correspondent_id TEXT, kind TEXT, on_date TEXT, note TEXT, created_at TEXT, made_by TEXT)"
+    )
+    db["meetings"].create_index(["thread_id"])
+    db.execute(
+        "create table cosigners (message_id TEXT, member TEXT, set_at TEXT, set_by TEXT, "
+        "PRIMARY KEY (message_id, member))"
+    )
+    db["cosigners"].create_index(["member"])
+
+
 def _index_later(db: sqlite_utils.Database) -> dict[str, int]:
     """Start a batch whose rows are indexed by ``_index_now``: the highest rowid of each table."""
     db.execute("update store_state set value = 1 where key = 'index_later'")

@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +44,41 @@ class Correspondent:
     addresses: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
     deadline: Deadline | None = None
+    # the delay within which it owes an acknowledgement of receipt (None: not followed)
+    acknowledgement_within: Deadline | None = None
+    # the bodies it took over (renamed, merged or split), oldest reshuffle first
+    formerly: list["Former"] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.short_name or self.name)
+
+
+@dataclass
+class Former:
+    """A body that no longer exists under this name: from ``since`` its successor answers for
+    it. Its own addresses and domains (still resolved, to the successor) are kept to tell which
+    name a letter was written to."""
+
+    name: str
+    short_name: str
+    since: date
+    addresses: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.short_name or self.name)
+
+
+@dataclass
+class Member:
+    """A member association of the coalition, which may co-sign letters; ``aliases`` are
+    other ways its name is written (an acronym), looked for in letters' text."""
+
+    name: str
+    short_name: str
+    aliases: list[str] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
@@ -145,6 +181,16 @@ class Config:
     auth: Auth = field(default_factory=Auth)
     ocr: Ocr = field(default_factory=Ocr)
     base_url: str = "/"
+    members: list[Member] = field(default_factory=list)
+    # the secret of the calendar feed's URL (/-/calendar/TOKEN.ics), from calendar.token_env/_file
+    calendar_token_env: str | None = None
+    calendar_token_file: str | None = None
+
+    def calendar_token(self) -> str | None:
+        """The calendar feed's secret, or None when no [calendar] token is configured."""
+        if not (self.calendar_token_env or self.calendar_token_file):
+            return None
+        return read_secret(self.calendar_token_env, self.calendar_token_file, "calendar")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,8 +228,11 @@ SCHEMA: dict[str, Any] = {
     },
     "deadlines": {"default": str, "holidays": str},
     "correspondents": [
-        {"name": str, "short_name": str, "addresses": list, "domains": list, "deadline": str}
+        {"name": str, "short_name": str, "addresses": list, "domains": list, "deadline": str,
+         "acknowledgement_within": str, "successor": (str, list), "since": (str, date)}
     ],
+    "members": [{"name": str, "short_name": str, "aliases": list}],
+    "calendar": {"token_env": str, "token_file": str},
     "digest": {"to": list, "from": str, "base_url": str, "weekday": str, "due_soon_days": int},
     "smtp": {
         "host": str,
@@ -200,7 +249,8 @@ SCHEMA: dict[str, Any] = {
             "memory_mb": int, "dpi": int},
 }
 
-TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", list: "a list", dict: "a table"}
+TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", list: "a list", dict: "a table",
+              date: "a date (2024-05-20)"}
 SECRET_KEYS = {"password", "pass", "secret", "token", "access_token"}
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _DEADLINE_RE = re.compile(
@@ -375,6 +425,7 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
     config.holidays = deadlines.get("holidays", "FR")
 
     seen: set[str] = set()
+    formers: list[tuple[str, dict, Correspondent]] = []
     for index, item in enumerate(data.get("correspondents", [])):
         where = f"correspondents[{index}]"
         if not item.get("name"):
@@ -391,7 +442,11 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
             addresses=_strings(item.get("addresses", []), path, f"{where}.addresses"),
             domains=_strings(item.get("domains", []), path, f"{where}.domains"),
             deadline=deadline,
+            acknowledgement_within=_delay(item, "acknowledgement_within", where, path),
         )
+        if "successor" in item:
+            formers.append((where, item, correspondent))
+            continue
         if not (correspondent.addresses or correspondent.domains):
             raise ConfigError(
                 f"{path}: {where} ({correspondent.name}) has neither addresses nor domains; "
@@ -401,6 +456,10 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
             raise ConfigError(f"{path}: {where}: two correspondents are named {correspondent.name}")
         seen.add(correspondent.slug)
         config.correspondents.append(correspondent)
+    _reshuffles(config, formers, seen, path)
+    config.members = _members(data.get("members", []), path)
+    calendar = data.get("calendar", {})
+    config.calendar_token_env, config.calendar_token_file = calendar.get("token_env"), calendar.get("token_file")
 
     if "mailbox" in data:
         box = data["mailbox"]
@@ -461,6 +520,69 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
                        coordinators=_accounts(data.get("auth", {}), "coordinators", hashes, path))
     config.ocr = _ocr(data.get("ocr", {}), path)
     return config
+
+
+def _delay(item: dict[str, Any], key: str, where: str, path: Path) -> Deadline | None:
+    if key not in item:
+        return None
+    try:
+        return parse_deadline(item[key], f"{where}.{key}")
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _reshuffles(config: Config, formers: list[tuple[str, dict, Correspondent]], seen: set[str], path: Path) -> None:
+    """Fold each body that has a ``successor`` into it: its addresses and domains resolve to
+    the successor (the first one named, for a split), and every successor names it in
+    ``formerly``. The former body is no correspondent of its own any more."""
+    by_key = {key: c for c in config.correspondents for key in (c.slug, slugify(c.name))}
+    for where, item, old in formers:
+        if old.slug in seen:
+            raise ConfigError(f"{path}: {where}: two correspondents are named {old.name}")
+        seen.add(old.slug)
+        names = item["successor"] if isinstance(item["successor"], list) else [item["successor"]]
+        since = item.get("since")
+        if isinstance(since, str):
+            try:
+                since = date.fromisoformat(since)
+            except ValueError:
+                since = None
+        if not isinstance(since, date):
+            raise ConfigError(
+                f'{path}: {where}.since is missing or not a date; write the day {names[0]} took over '
+                f"{old.name}, for example since = 2024-05-20"
+            )
+        successors = []
+        for name in names:
+            successor = by_key.get(slugify(str(name)))
+            if successor is None:
+                raise ConfigError(
+                    f'{path}: {where}.successor = "{name}" names no correspondent; write the id '
+                    f"(short_name as a slug) or the name of a [[correspondents]] entry without a successor"
+                )
+            successors.append(successor)
+        former = Former(old.name, old.short_name, since, list(old.addresses), list(old.domains))
+        successors[0].addresses += [a for a in old.addresses if a not in successors[0].addresses]
+        successors[0].domains += [d for d in old.domains if d not in successors[0].domains]
+        for successor in successors:
+            successor.formerly.append(former)
+            successor.formerly.sort(key=lambda f: f.since)
+
+
+def _members(items: list[dict[str, Any]], path: Path) -> list[Member]:
+    """``[[members]]``: the coalition's member associations (co-signers of letters)."""
+    members, seen = [], set()
+    for index, item in enumerate(items):
+        where = f"members[{index}]"
+        if not item.get("name"):
+            raise ConfigError(f"{path}: {where}.name is missing; every member association needs a name")
+        member = Member(item["name"], item.get("short_name", item["name"]),
+                        _strings(item.get("aliases", []), path, f"{where}.aliases", lower=False))
+        if member.slug in seen:
+            raise ConfigError(f"{path}: {where}: two members are named {member.name}; give one a short_name")
+        seen.add(member.slug)
+        members.append(member)
+    return members
 
 
 # [ocr] numbers: (smallest, largest, what the key is for): a fix the error can name

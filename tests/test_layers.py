@@ -24,7 +24,7 @@ STAGES = [
     {"tracker.report"},
     {"tracker.web"},
     {"tracker.demo"},
-    {"tracker.cli", "tracker.__main__"},
+    {"tracker.cli", "tracker.commands", "tracker.__main__"},
 ]
 MAX_MODULE_LINES = 800
 MAX_CLASS_LINES = 300

@@ -737,5 +737,11 @@ def demo(obj: Context, port: int, folder: Path | None) -> None:
             raise click.ClickException(str(exc)) from None
 
 
+from .commands import COMMANDS  # noqa: E402  (commitments, meetings, co-signers)
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
 def main() -> None:
     cli()

@@ -228,8 +228,10 @@ def test_home_shows_overdue_per_correspondent_and_chart(french):
     assert ">15<" in svg  # 5 -> 20 March
     assert "<script" not in svg
     assert "ligne pointillée : délai de réponse par défaut (2 mois)" in page.text
-    for query in ("unanswered", "responsiveness", "letters_to", "replies_this_week", "unmatched", "search"):
+    for query in ("letters_to", "replies_this_week", "unmatched"):
         assert f"/tracker/{query}" in response.text
+    for own in ("unanswered", "responsiveness", "search"):  # tracker's own pages (web/pages.py)
+        assert f'href="/-/{own}"' in response.text
 
 
 def test_thread_page_reads_like_a_conversation(french):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from .format import days_to_reply_svg, split_quoted
 from .queries import OVERDUE_NOW
@@ -62,7 +63,8 @@ async def home_data(datasette, language: str) -> dict:
     counts = (await _rows(
         db,
         "select (select count(*) from messages) as messages, (select count(*) from threads) as threads, "
-        f"(select count(*) from unmatched) as unmatched, (select count(*) from threads t where {OVERDUE_NOW}) as overdue",
+        f"(select count(*) from unmatched) as unmatched, (select count(*) from threads t where {OVERDUE_NOW}) as overdue, "
+        "(select count(*) from threads where status = 'bounced') as bounced",
     ))[0]
     oldest = await _rows(
         db,
@@ -91,7 +93,7 @@ async def thread_data(datasette, thread_id: str) -> dict | None:
         db,
         """
         select m.message_id, m.date, m.date_original, m.from_name, m.from_address, m.subject,
-          m.direction, m.kind, m.body_text, m.body_html, m.attachment_count, tm.matched_by
+          m.direction, m.kind, m.body_text, m.body_html, m.attachment_count, tm.matched_by, m.delivery_reports
         from thread_messages tm join messages m on m.message_id = tm.message_id
         where tm.thread_id = ? order by m.date, m.message_id
         """,
@@ -118,7 +120,26 @@ async def thread_data(datasette, thread_id: str) -> dict | None:
         message["attachments"] = files[message["message_id"]]
         message["text"], message["quoted"] = split_quoted(message["body_text"])
     marks_rows = await _rows(db, "select * from marks where thread_id = ? order by id", [thread_id])
-    return {"thread": threads[0], "messages": messages, "marks": marks_rows}
+    return {"thread": threads[0], "messages": messages, "marks": marks_rows, "failed": failed_addresses(messages)}
+
+
+def failed_addresses(messages: list[dict]) -> list[dict]:
+    """The addresses a thread's bounces say were not delivered: [{recipient, status, diagnostic, date}]."""
+    failed, seen = [], set()
+    for message in messages:
+        if message.get("kind") != "bounce":
+            continue
+        try:
+            reports = json.loads(message.get("delivery_reports") or "[]")
+        except ValueError:
+            continue
+        for report in reports if isinstance(reports, list) else []:
+            recipient = (report or {}).get("recipient")
+            if recipient and report.get("action") in ("failed", "failure") and recipient not in seen:
+                seen.add(recipient)
+                failed.append({"recipient": recipient, "status": report.get("status"),
+                               "diagnostic": report.get("diagnostic"), "date": message["date"]})
+    return failed
 
 
 async def correspondent_data(datasette, correspondent_id: str) -> dict:

@@ -67,6 +67,15 @@ def number(value, language: str = "fr") -> str:
     return text.replace(".", ",") if language == "fr" else text
 
 
+def percent(value, language: str = "fr") -> str:
+    """0.6579 -> "66 %" (fr, with a narrow no-break space) or "66%" (en), by Babel; None -> "—"."""
+    if value is None:
+        return "—"
+    from babel.numbers import format_percent
+
+    return format_percent(value, locale=language)
+
+
 def highlight(excerpt: str | None) -> Markup:
     """An FTS snippet (matches between \\x02 and \\x03) as escaped HTML with <mark>."""
     text = str(escape(excerpt or ""))

@@ -34,11 +34,12 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
-from . import desk
+from . import desk, pages
 from .context import correspondent_data, home_data, thread_data
+from ..i18n import plural, t
 from .guard import authorizer
 from .responses import CsvCells, is_csv, login_cookie
-from .format import deadline_label, highlight, human_size, json_list, local_date, number, sanitize_html, _value, _word
+from .format import deadline_label, highlight, human_size, json_list, local_date, number, percent, sanitize_html, _value, _word
 from .labels import column_label, VALUES
 from .settings import DATABASE_NAME, NEVER_SERVED, plugin_settings, STATIC_MOUNT
 
@@ -82,6 +83,7 @@ def prepare_connection(conn, database, datasette):
         return
     conn.set_authorizer(authorizer(settings.get("never_served", NEVER_SERVED)))
     conn.create_function("tracker_fts", 1, fts_query, deterministic=True)
+    conn.create_function("tracker_fold", 1, pages.fold, deterministic=True)
     root = (settings.get("feed_root") or "").rstrip("/")
 
     def row_url(table, pk):
@@ -287,12 +289,16 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     async def inner() -> dict:
         values: dict[str, Any] = {
             "tracker_language": language,
+            "tr": lambda key, **params: t(key, language, **params),
+            "plural": lambda key, count: plural(key, count, language),
+            "page_url": lambda name, **args: pages.page_url(datasette, name, **args),
             "tracker_deadline": settings.get("deadline"),
             "label": lambda key: _word(key, language),
             "value_label": lambda value: _value(value, language),
             "column_label": lambda column: column_label(column, language),
             "human_size": lambda size: human_size(size, language),
             "number": lambda value: number(value, language),
+            "percent": lambda value: percent(value, language),
             "sanitize_html": sanitize_html,
             "highlight": highlight,
             "json_list": json_list,
@@ -338,7 +344,7 @@ def skip_csrf(datasette, scope):
 def register_routes(datasette):
     if plugin_settings(datasette) is None:
         return []
-    return desk.routes()
+    return desk.routes() + pages.routes()
 
 
 @hookimpl

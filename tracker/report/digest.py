@@ -34,7 +34,7 @@ from .. import i18n
 from ..config import WEEKDAYS, Config, ConfigError
 from ..parse.ocr import tesseract_missing
 from ..store import syncstate
-from ..thread import desk
+from ..thread import commitments, desk
 from . import reports as report
 
 class DigestError(Exception):
@@ -130,7 +130,35 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
         "stale_never": [s["folder"] for s in stale if not s["date"]],
         "stale_dated": [s for s in stale if s["date"]],
         "ocr_missing": _ocr_missing(config),
+        **_commitments(db, config, now),
+        **_unacknowledged(threads, config),
     }
+
+
+def _commitments(db: sqlite_utils.Database, config: Config, now: datetime) -> dict[str, Any]:
+    """Pending commitments past due, and due in the next 30 days, with the sections' words."""
+    past, soon = commitments.due(db, config, now)
+    row = lambda c: {"correspondent": c["correspondent"], "words": c["words"], "said_by": c["said_by"],
+                     "due": i18n.format_date(datetime.fromisoformat(c["due_on"]), config.language),
+                     "url": _link(config, c["thread_id"]) if c["thread_id"] else None}
+    words = {key.replace(".", "_"): commitments.word(key, config.language)
+             for key in ("past_due", "past_due.none", "due_soon", "due_soon.none")}
+    return {"commitments_past_due": [row(c) for c in past], "commitments_due_soon": [row(c) for c in soon],
+            "commitment_words": words}
+
+
+def _unacknowledged(threads: list, config: Config) -> dict[str, Any]:
+    """The one line on letters whose acknowledgement of receipt is overdue (none: no line)."""
+    late = [t for t in threads if t.acknowledgement_overdue]
+    if not late:
+        return {"unacknowledged": None}
+    count = len(late)
+    text = (f"{count} courrier(s) sans accusé de réception dans le délai indiqué (tracker compte les dates, "
+            "il ne donne pas d'avis juridique)" if config.language == "fr" else
+            f"{count} letter(s) with no acknowledgement of receipt within the delay set (tracker computes "
+            "dates, it gives no legal advice)")
+    return {"unacknowledged": {"count": count, "text": text,
+                               "threads": [dict(_thread_row(t, config)) for t in late]}}
 
 
 def _ocr_missing(config: Config) -> str | None:

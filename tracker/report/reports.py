@@ -107,6 +107,12 @@ class Thread:
     recipients: list[str]
     first_reply_at: datetime | None
     as_of: datetime
+    acknowledgement: status.Acknowledgement | None = None
+
+    @property
+    def acknowledgement_overdue(self) -> bool:
+        """No acknowledgement of receipt within the correspondent's acknowledgement_within."""
+        return bool(self.acknowledgement and self.acknowledgement.overdue)
 
     @property
     def status(self) -> str:
@@ -204,6 +210,7 @@ def thread_states(
                 recipients=[a for a in letter_to if _belongs(a, correspondent)] or letter_to,
                 first_reply_at=min(replies) if replies else None,
                 as_of=as_of,
+                acknowledgement=view.acknowledgement,
             )
         )
     threads.sort(key=lambda t: (t.state.opened_at, t.id))

@@ -207,16 +207,6 @@ def add_meeting(db: sqlite_utils.Database, config: Config, thread: str, on: str 
         return db.execute("select max(id) from meetings").fetchone()[0]
 
 
-def meetings_of(db: sqlite_utils.Database, thread_ids: list[str] | None = None) -> dict[str, list[dict]]:
-    """thread id -> its meetings and calls by date: ``{id, kind, on_date, note}``."""
-    found: dict[str, list[dict]] = {}
-    for mid, tid, kind, on, note in db.execute(
-            "select id, thread_id, kind, on_date, note from meetings order by on_date, id").fetchall():
-        if thread_ids is None or tid in thread_ids:
-            found.setdefault(tid, []).append({"id": mid, "kind": kind, "on_date": on, "note": note})
-    return found
-
-
 # --- co-signers -------------------------------------------------------------------------------
 
 

@@ -246,6 +246,36 @@ def decide(
     )
 
 
+@dataclass(frozen=True)
+class Acknowledgement:
+    """Whether a thread's first letter was acknowledged in time (``acknowledgement_within``).
+    ``received_at``: the first acknowledgement of receipt or answer (a reply, an answer by
+    post) after it; ``overdue``: none came and ``due_at`` has passed on a thread still open."""
+
+    due_at: datetime
+    received_at: datetime | None
+    overdue: bool
+
+
+def acknowledgement(events: Iterable[ThreadEvent], marks: Iterable[Mark], within: Deadline | None,
+                    holidays: str, tz: ZoneInfo, state: ThreadState,
+                    as_of: datetime | date | None = None) -> Acknowledgement | None:
+    """The acknowledgement of ``state``'s thread as of ``as_of``, or None when ``within`` is
+    not set (off by default) or no letter was sent yet. A date computed, not legal advice."""
+    if within is None or state.opened_at is None:
+        return None
+    as_of = _as_of(as_of, tz)
+    first = state.opened_at
+    due_at = add_deadline(first, within, holidays, tz)
+    came = [_aware(e.date) + (CLOCK_SKEW if e.kind in _INSTANT_KINDS else timedelta(0)) for e in events
+            if e.kind in ("acknowledgement", "reply") and e.direction == "incoming"]
+    came += [m.effective_at for m in marks if m.action == "answered"]
+    came = [when for when in came if first <= when <= as_of]
+    received_at = min(came) if came else None
+    open_ = state.status in ("awaiting_reply", "acknowledged")
+    return Acknowledgement(due_at, received_at, open_ and received_at is None and as_of > due_at)
+
+
 def _aware(moment: datetime) -> datetime:
     """Naive datetimes are UTC (the store keeps UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

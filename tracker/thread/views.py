@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 import sqlite_utils
 
 from ..config import Config, Correspondent
-from ..parse.evidence import moment
+from ..parse.evidence import Resolver, moment
 from . import status
 from .lookup import REPLY_KINDS, chunks, in_, iso
 
@@ -95,6 +95,12 @@ class ThreadView:
     members: list[tuple]  # (message_id, date, direction, kind, matched_by), by date
     marks: list[status.Mark]
     state: status.ThreadState
+    # None unless the correspondent has acknowledgement_within
+    acknowledgement: status.Acknowledgement | None = None
+    # the former name (config: successor) its first letter was written to, or None
+    written_to: str | None = None
+    # the letter was still waiting for an answer when its body's successor took over
+    carried_over: bool = False
 
 
 def thread_views(
@@ -121,8 +127,42 @@ def thread_views(
             continue  # no letter yet at as_of: the thread did not exist
         if limit is not None:
             items = [item for item in items if moment(item[1]) <= limit]
-        views.append(ThreadView(tid, correspondent, subject or "", items, marks.get(tid, []), state))
+        view = ThreadView(tid, correspondent, subject or "", items, marks.get(tid, []), state)
+        view.acknowledgement = status.acknowledgement(
+            _events(items), view.marks, correspondent.acknowledgement_within, config.holidays, config.tz,
+            state, as_of)
+        if correspondent.formerly:
+            _former(db, config, view, as_of)
+        views.append(view)
     return views
+
+
+def _events(members: list[tuple]) -> list[status.ThreadEvent]:
+    return [status.ThreadEvent(mid, moment(when), direction, kind) for mid, when, direction, kind, _ in members]
+
+
+def _former(db: sqlite_utils.Database, config: Config, view: ThreadView, as_of) -> None:
+    """Which former name of its body the thread's first letter was written to (its To
+    address is one of the former body's own, or, for a body renamed only, the letter
+    predates the renaming), and whether it was still open on the day the successor took over."""
+    first = view.state.opened_at
+    letter = next((m for m in view.members if m[4] == "letter"), None)
+    if first is None or letter is None:
+        return
+    day = first.astimezone(config.tz).date()
+    candidates = [f for f in view.correspondent.formerly if day < f.since]
+    if not candidates:
+        return
+    to = [a for (a,) in db.execute("select address from recipients where message_id = ? and role = 'to'",
+                                   [letter[0]])]
+    own = [f for f in candidates if any(Resolver([f])(a) for a in to)]
+    former = own[0] if own else candidates[0] if len(candidates) == 1 else None
+    if former is None:
+        return
+    view.written_to = former.name
+    took_over = datetime.combine(former.since, datetime.min.time(), tzinfo=config.tz)
+    was = decide(config, view.correspondent, view.members, view.marks, took_over)
+    view.carried_over = was.status in status.UNANSWERED
 
 
 def list_threads(
@@ -132,6 +172,7 @@ def list_threads(
     status as of ``as_of`` (default now); threads opened after ``as_of`` are left out.
     Dates are ISO 8601 in the configured time zone, with its offset."""
     tz = config.tz
+    meetings = _meetings(db)
 
     def out(moment: datetime | None) -> str | None:
         return moment.astimezone(tz).isoformat(timespec="seconds") if moment is not None else None
@@ -147,6 +188,12 @@ def list_threads(
             "last_reply_at": out(view.state.last_reply_at),
             "due_at": out(view.state.due_at),
             "overdue": view.state.overdue,
+            "written_to": view.written_to,
+            "carried_over": view.carried_over,
+            "acknowledgement_due_at": out(view.acknowledgement.due_at) if view.acknowledgement else None,
+            "acknowledged_at": out(view.acknowledgement.received_at) if view.acknowledgement else None,
+            "acknowledgement_overdue": bool(view.acknowledgement and view.acknowledgement.overdue),
+            "meetings": meetings.get(view.id, []),
             "messages": [
                 {"message_id": message_id, "date": out(moment(when)), "direction": direction, "kind": kind}
                 for message_id, when, direction, kind, _ in view.members
@@ -154,6 +201,15 @@ def list_threads(
         }
         for view in thread_views(db, config, as_of)
     ]
+
+
+def _meetings(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """thread id -> its meetings and calls (``tracker meeting``), ``{id, kind, on_date, note}``."""
+    found: dict[str, list[dict]] = {}
+    for mid, tid, kind, on, note in db.execute(
+            "select id, thread_id, kind, on_date, note from meetings order by on_date, id").fetchall():
+        found.setdefault(tid, []).append({"id": mid, "kind": kind, "on_date": on, "note": note})
+    return found
 
 
 def render(threads: list[dict], fmt: str) -> str:

@@ -737,10 +737,11 @@ def demo(obj: Context, port: int, folder: Path | None) -> None:
             raise click.ClickException(str(exc)) from None
 
 
-from .commands import COMMANDS  # noqa: E402  (commitments, meetings, co-signers)
+from .commands import COMMANDS, REPORT_ACKNOWLEDGEMENTS  # noqa: E402  (commitments, meetings, co-signers)
 
 for _command in COMMANDS:
     cli.add_command(_command)
+report_group.add_command(REPORT_ACKNOWLEDGEMENTS)
 
 
 def main() -> None:

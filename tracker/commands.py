@@ -152,4 +152,28 @@ def cosigners(obj, message_id: str, names: tuple[str, ...], clear: bool, made_by
     click.echo(f"named in the letter: {', '.join(suggested) or 'none'}")
 
 
+@click.command(name="acknowledgements")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
+@click.option("--as-of", "as_of", metavar="DATE", help="As that day ended (YYYY-MM-DD); default now.")
+@click.pass_obj
+def report_acknowledgements(obj, fmt: str, as_of: str | None) -> None:
+    """Letters with no acknowledgement of receipt within their correspondent's
+    acknowledgement_within (a date computed, not legal advice).
+
+    \b
+    Example:
+      tracker report acknowledgements --format json
+    """
+    from .report import acknowledgements, reports
+
+    try:
+        when = reports.parse_as_of(as_of, obj.config)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    found = acknowledgements.unacknowledged(obj.db(create=False), obj.config, when)
+    click.echo(acknowledgements.render(found, obj.config, fmt), nl=False)
+
+
 COMMANDS = [commitment_group, meeting, cosigners]
+REPORT_ACKNOWLEDGEMENTS = report_acknowledgements

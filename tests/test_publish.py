@@ -595,7 +595,7 @@ def test_login_required_everywhere_when_accounts_are_configured(tmp_path, monkey
         assert response.status_code in (302, 403), path
         assert "Santé" not in response.text and "sante" not in response.text, path
     assert anonymous[0].headers["location"] == "/-/login"
-    assert "Invalid username or password" in bad.text
+    assert "Identifiant ou mot de passe incorrect" in bad.text  # the login page in French (chrome.py)
     for path, response in zip(paths, logged):
         assert response.status_code == 200, path
     assert raw.status_code == 403

@@ -34,7 +34,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
-from . import desk, pages
+from . import chrome, desk, pages
 from .context import correspondent_data, home_data, thread_data
 from ..i18n import plural, t
 from .guard import authorizer
@@ -206,6 +206,12 @@ def extra_css_urls(datasette):
 
 
 @hookimpl
+def handle_exception(datasette, request, exception):
+    if plugin_settings(datasette) is not None:
+        return chrome.error_page(datasette, request, exception)
+
+
+@hookimpl
 def forbidden(datasette, request, message):
     settings = plugin_settings(datasette)
     if settings and settings.get("auth") and not request.actor:
@@ -299,6 +305,10 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             "human_size": lambda size: human_size(size, language),
             "number": lambda value: number(value, language),
             "percent": lambda value: percent(value, language),
+            "has_word": chrome.has_word,
+            "chrome_word": lambda label: chrome.menu_word(label, language),
+            "error_text": lambda error: chrome.error_text(error, language),
+            "table_title": lambda table: chrome.table_title(table, language),
             "sanitize_html": sanitize_html,
             "highlight": highlight,
             "json_list": json_list,

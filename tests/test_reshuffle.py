@@ -1,0 +1,116 @@
+"""A reshuffle on the generated demo: the Ministry of Labour renamed, with a new domain, on
+1 June 2025 (``successor`` + ``since`` on its old entry). Old domains still resolve, to the
+successor; its letters carry over there, shown as written to the old name; the successor's
+answer from its new domain answers an old letter; responsiveness reads across both names."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tracker import store
+from tracker.cli import cli
+from tracker.config import load
+from tracker.demo.generate import generate
+from tracker.parse.evidence import Resolver
+from tracker.thread import commitments
+
+NEW = "Ministère du Travail, de la Santé et des Solidarités"
+OLD = "Ministère du Travail et de l'Emploi"
+
+RESHUFFLE = f'''
+[[correspondents]]
+name = "{NEW}"
+short_name = "Travail-Santé"
+addresses = ["cabinet@travail-sante.gouv.fr"]
+domains = ["travail-sante.gouv.fr"]
+'''
+
+
+def run(config_path: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--config", str(config_path), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, letters=40)
+    path = out / "tracker.toml"
+    before = out / "before.toml"
+    text = path.read_text(encoding="utf-8")
+    before.write_text(text.replace('database = "tracker.db"', 'database = "before.db"'), encoding="utf-8")
+    old = 'short_name = "Travail"\naddresses = ["cabinet@travail.gouv.fr"]\ndomains = ["travail.gouv.fr"]\n'
+    assert old in text
+    text = text.replace(old, old + 'successor = "travail-sante"\nsince = 2025-06-01\n') + RESHUFFLE
+    path.write_text(text, encoding="utf-8")
+    for config in (before, path):  # apart: store.ingest caches its Resolver by id(config.correspondents)
+        subprocess.run([sys.executable, "-m", "tracker", "--config", str(config), "import", "--quiet",
+                        str(out / "mailbox")], check=True)
+    return before, path
+
+
+def test_old_addresses_and_domains_resolve_to_the_successor(demo):
+    config = load(demo[1])
+    assert [c.name for c in config.correspondents if c.name in (OLD, NEW)] == [NEW]
+    resolve = Resolver(config.correspondents)
+    for address in ("cabinet@travail.gouv.fr", "dgt@travail.gouv.fr", "cabinet@travail-sante.gouv.fr"):
+        assert resolve(address) == "travail-sante"
+    assert resolve("x@interieur.gouv.fr") == "interieur"
+
+
+def test_letters_carry_over_shown_as_written_to_the_old_name(demo, tmp_path):
+    # a letter to several bodies opens one thread each: the letter and the body name a thread
+    old = {t["messages"][0]["message_id"]: t
+           for t in json.loads(run(demo[0], "threads", "--format", "json", "--as-of", "2026-06-30"))
+           if t["correspondent"] == OLD}
+    listed = json.loads(run(demo[1], "threads", "--format", "json", "--as-of", "2026-06-30"))
+    after = {t["messages"][0]["message_id"]: t for t in listed if t["correspondent"] == NEW}
+    assert old
+    for message_id, thread in old.items():
+        moved = after[message_id]
+        assert moved["correspondent"] == NEW
+        assert moved["written_to"] == (OLD if thread["opened_at"][:10] < "2025-06-01" else None)
+        assert moved["status"] == thread["status"]
+    carried = [after[m] for m, t in old.items() if after[m]["carried_over"]]
+    assert carried, "the demo has Labour letters still open on 1 June 2025"
+    for t in carried:  # open on the day: no reply before it
+        assert t["opened_at"][:10] < "2025-06-01"
+        assert not any(m["kind"] == "reply" and m["date"][:10] < "2025-06-01" for m in t["messages"])
+    assert all(not t["carried_over"] and t["written_to"] is None for t in listed if t["correspondent"] != NEW)
+
+    # the successor answers a carried-over letter from its new domain
+    waiting = next(t for t in after.values() if t["status"] == "bounced")
+    letter = waiting["messages"][0]["message_id"]
+    answer = tmp_path / "answer.eml"
+    answer.write_text(
+        "From: Cabinet <cabinet@travail-sante.gouv.fr>\nTo: coordination@ensemble-traite.example.org\n"
+        f"Subject: Re: {waiting['subject']}\nDate: Mon, 15 Jun 2026 10:00:00 +0200\n"
+        f"Message-ID: <reponse-reshuffle@travail-sante.gouv.fr>\nIn-Reply-To: <{letter}>\n"
+        "Content-Type: text/plain; charset=utf-8\n\nMadame, nous avons bien étudié votre courrier et "
+        "vous répondons sur le fond.\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "tracker", "--config", str(demo[1]), "import", "--quiet", str(answer)],
+                   check=True)
+    now = {t["messages"][0]["message_id"]: t
+           for t in json.loads(run(demo[1], "threads", "--format", "json", "--as-of", "2026-06-30"))
+           if t["correspondent"] == NEW}
+    assert now[letter]["status"] == "answered" and now[letter]["correspondent"] == NEW
+
+    rows = {r["correspondent"]: r for r in
+            json.loads(run(demo[1], "report", "responsiveness", "--format", "json"))["correspondents"]}
+    assert OLD not in rows and NEW in rows
+    assert rows[NEW]["letters"] >= len(old)
+
+
+def test_commitments_said_under_the_old_name_list_under_the_successor(demo):
+    config = load(demo[1])
+    db = store.open_db(config.database, private=config.private_database)
+    cid = commitments.add(db, config, words="un bilan du plan national", correspondent="Travail", due_on="2026-01-31")
+    found = {c["id"]: c for c in commitments.list_commitments(db, config, correspondent="travail-sante")}
+    assert found[cid]["correspondent"] == NEW

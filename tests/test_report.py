@@ -133,7 +133,7 @@ def test_text_csv_and_html_say_the_same_in_french(french):
     assert "Corps confidentiel" not in text  # never a letter's body
 
     rows = list(csv.reader(io.StringIO(tracker(french, "report", "unanswered", "--as-of", "2026-11-24",
-                                               "--format", "csv"))))
+                                               "--format", "csv-comma"))))
     header, body = rows[0], rows[1:]
     assert header[:4] == ["section", "id", "jours d'attente", "échéance"]
     assert [(r[0], r[header.index("objet")], r[2]) for r in body] == [
@@ -214,7 +214,7 @@ def test_responsiveness_text_marks_too_few_in_each_language(french, english):
     assert "67%         30–90%" in next(line for line in english_text.splitlines() if line.startswith(SANTE))
 
     rows = list(csv.DictReader(io.StringIO(
-        tracker(french, "report", "responsiveness", "--as-of", "2026-11-30", "--format", "csv"))))
+        tracker(french, "report", "responsiveness", "--as-of", "2026-11-30", "--format", "csv-comma"))))
     by_name = {row["destinataire"]: row for row in rows}
     assert by_name[SANTE]["délai médian (jours)"] == "25"
     assert by_name[DEFENSEUR]["remarque"] == "trop peu pour conclure"

@@ -211,8 +211,9 @@ def report_group() -> None:
 
 def _report_options(command):
     command = click.option(
-        "--format", "fmt", type=click.Choice(["text", "csv", "json", "html"]), default="text",
-        show_default=True, help="Output format.",
+        "--format", "fmt", type=click.Choice(["text", "csv", "csv-comma", "json", "html"]), default="text",
+        show_default=True, help="Output format. csv: semicolons, UTF-8 BOM, dd/mm/yyyy (French spreadsheets); "
+        "csv-comma: commas and ISO dates.",
     )(command)
     return click.option(
         "--as-of", "as_of", metavar="DATE",

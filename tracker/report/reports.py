@@ -25,6 +25,7 @@ Decisions:
 from __future__ import annotations
 
 import csv
+import re
 import io
 import json
 import math
@@ -41,7 +42,7 @@ from ..config import Config, Correspondent
 from ..thread import status, views
 
 TOO_FEW = 5
-FORMATS = ("text", "csv", "json", "html")
+FORMATS = ("text", "csv", "csv-comma", "json", "html")
 TEMPLATES = paths.templates()
 
 
@@ -71,6 +72,31 @@ def spreadsheet_safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+_ISO_DAY = re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+
+def csv_writer(out: io.StringIO, fmt: str, language: str):
+    """A writer for ``--format csv``, the CSV French spreadsheets open right (semicolons, a UTF-8
+    byte order mark, days as dd/mm/yyyy, decimal commas in French), or ``csv-comma``, plain
+    RFC 4180 with ISO dates. Cells go through :func:`spreadsheet_safe` either way."""
+    if fmt == "csv-comma":
+        writer = csv.writer(out, lineterminator="\n")
+        return lambda row: writer.writerow([spreadsheet_safe(c) for c in row])
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+
+    def cell(value):
+        if isinstance(value, str) and _ISO_DAY.match(value):
+            year, month, day = _ISO_DAY.match(value).groups()
+            return f"{day}/{month}/{year}"
+        if isinstance(value, str) and _DECIMAL.match(value) and language == "fr":
+            return value.replace(".", ",")
+        return spreadsheet_safe(value)
+
+    return lambda row: writer.writerow([cell(c) for c in row])
 
 
 def _parse_stored(value: str | None) -> datetime | None:
@@ -451,20 +477,18 @@ def render_unanswered(report: Unanswered, config: Config, fmt: str = "text") -> 
     bounced_headers = [i18n.t(f"column.{c}", language) for c in BOUNCED_COLUMNS]
     overdue = [_unanswered_cells(t, config) for t in report.overdue]
     bounced = [_unanswered_cells(t, config) for t in report.bounced]
-    if fmt == "csv":
+    if fmt in ("csv", "csv-comma"):
         # one sheet: both sections, told apart by the first column
         columns = UNANSWERED_COLUMNS + [c for c in BOUNCED_COLUMNS if c not in UNANSWERED_COLUMNS]
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(
-            [i18n.t("report.section", language), "id"] + [i18n.t(f"column.{c}", language) for c in columns]
-        )
+        write = csv_writer(out, fmt, language)
+        write([i18n.t("report.section", language), "id"] + [i18n.t(f"column.{c}", language) for c in columns])
         for label, threads, rows in (
             (i18n.t("column.overdue", language), report.overdue, overdue),
             (i18n.t("status.bounced", language), report.bounced, bounced),
         ):
             for thread, cells in zip(threads, rows):
-                writer.writerow([label, thread.id] + [spreadsheet_safe(cells[c]) for c in columns])
+                write([label, thread.id] + [cells[c] for c in columns])
         return out.getvalue()
     when = i18n.format_date(report.as_of, language)
     if fmt == "text":
@@ -512,12 +536,12 @@ def render_responsiveness(
         )
     headers = [i18n.t(f"column.{c}", language) for c in RESPONSIVENESS_COLUMNS]
     cells = [_responsiveness_cells(r, config) for r in rows]
-    if fmt == "csv":
+    if fmt in ("csv", "csv-comma"):
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(headers)
+        write = csv_writer(out, fmt, language)
+        write(headers)
         for row in cells:
-            writer.writerow([spreadsheet_safe(row[c]) for c in RESPONSIVENESS_COLUMNS])
+            write([row[c] for c in RESPONSIVENESS_COLUMNS])
         return out.getvalue()
     when = i18n.format_date(as_of, language)
     readable = list(RESPONSIVENESS_READABLE)

@@ -263,6 +263,8 @@ def _sync_config(folder: Path, server, user: str) -> tuple[Path, Path]:
     with config.open("a", encoding="utf-8") as handle:
         # small batches: kills fall between and inside the transactions
         handle.write("\n" + server.mailbox_toml(user, extra='folders = ["INBOX", "Sent"]\nbatch_size = 8'))
+        # scans are read by `tracker ocr` here: the kills are meant for the sync's own writes
+        handle.write("\n[ocr]\nbudget_seconds = 0\n")
     return config, database
 
 

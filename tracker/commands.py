@@ -94,7 +94,12 @@ _status_command("pending", "pending", "Pending again (a status set by mistake). 
 @click.option("--correspondent", help="Only this body's (its former names included).")
 @click.pass_obj
 def commitment_list(obj, fmt: str, correspondent: str | None) -> None:
-    """Every commitment by due date; "!" marks one past due. Example: tracker commitment list --format json"""
+    """Every commitment by due date; "!" marks one past due.
+
+    \b
+    Example:
+      tracker commitment list --format json
+    """
     from .thread import commitments
 
     db = obj.db(create=False)

@@ -60,6 +60,20 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Scans of postal answers", "Answers received by post: the text read in the scan (the file "
                "itself is not published)."),
     },
+    "commitments": {
+        "fr": ("Engagements", "Ce que les administrations ont promis : les mots, la date promise, où cela a été "
+               "dit, et s'ils ont été tenus."),
+        "en": ("Commitments", "What public bodies promised: their words, the date promised, where it was said, "
+               "and whether it was kept."),
+    },
+    "meetings": {
+        "fr": ("Rendez-vous et appels", "Réunions et appels datés, rattachés à un fil."),
+        "en": ("Meetings and calls", "Dated meetings and calls, each in a thread."),
+    },
+    "cosigners": {
+        "fr": ("Cosignataires", "Les associations membres qui signent chaque lettre avec le collectif."),
+        "en": ("Co-signers", "The member associations that sign each letter with the coalition."),
+    },
     "quarantine": {
         "fr": ("Quarantaine", "Messages illisibles, gardés tels quels avec la raison."),
         "en": ("Quarantine", "Messages that could not be read, kept as they were with the reason."),
@@ -139,6 +153,16 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "undone_at": ("Annulée le", "Undone at"),
     "undone_by": ("Annulée par", "Undone by"),
     "mark_id": ("Annotation", "Mark"),
+    "words": ("Engagement", "Commitment"),
+    "due_on": ("Promis pour le", "Promised for"),
+    "said_on": ("Dit le", "Said on"),
+    "said_in": ("Dit lors de", "Said in"),
+    "meeting_id": ("Rendez-vous", "Meeting"),
+    "updated_at": ("Modifié le", "Updated at"),
+    "updated_by": ("Modifié par", "Updated by"),
+    "member": ("Association membre", "Member association"),
+    "set_at": ("Indiqué le", "Set at"),
+    "set_by": ("Indiqué par", "Set by"),
     "stored_at": ("Enregistré le", "Stored at"),
     "days_waiting": ("Jours d'attente", "Days waiting"),
     "letters": ("Lettres", "Letters"),

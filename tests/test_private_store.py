@@ -194,6 +194,26 @@ def test_tracker_serve_never_opens_the_private_store(tmp_path):
     assert str(database) in "".join(opened)  # it did serve the published file
     assert private_rows(database)["raw_messages"], "the older database was not moved first"
     assert MARKER not in on_disk(database)
+    assert migrations.pending(sqlite_utils.Database(database)) == []  # every later migration too
+
+
+def test_tracker_serve_applies_pending_migrations_in_a_child_process(tmp_path):
+    """A database already moved out, but older than the desk's and later migrations."""
+    from tests.test_publish_server import get, running, running_server
+
+    database = tmp_path / "tracker.db"
+    db = sqlite_utils.Database(database)
+    private.attach(db, private_file(database))
+    migrations.apply(db, stop_before="m008_desk")
+    db.conn.close()
+    assert private.left_in_main(sqlite3.connect(database)) == []
+    assert [m.name for m in migrations.pending(sqlite_utils.Database(database))][:1] == ["m008_desk"]
+    config_path = write_config(tmp_path)
+    with running_server(config_path) as url:
+        assert get(url + "/")[0] == 200
+        opened = {os.readlink(f"/proc/{running.last.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{running.last.pid}/fd")}
+    assert not any("private" in Path(name).name for name in opened), opened
+    assert migrations.pending(sqlite_utils.Database(database)) == []
 
 
 def test_no_datasette_connection_has_the_private_store_attached(tmp_path):

@@ -643,21 +643,29 @@ def desk_write(obj: Context) -> None:
 
 
 def upgrade_elsewhere(config: Config) -> None:
-    """Move a database made by an older tracker to the private store first, in a child
-    process: the web process itself never opens the private store."""
+    """Bring a database made by an older tracker up to date first (its migrations, its raw
+    bytes moved to the private store), in a child process: the web process itself never opens
+    the private store."""
     import subprocess
 
     from .store import private
 
     if not config.database.exists():
         return
+    import sqlite_utils
+
+    from .store.db import migrations
+
     conn = sqlite3.connect(f"file:{config.database}?mode=ro", uri=True)
     try:
         left = private.left_in_main(conn)
+        pending = [m.name for m in migrations.pending(sqlite_utils.Database(conn))]
     finally:
         conn.close()
-    if left:
-        click.echo(f"Moving {', '.join(left)} to the private store {config.private_database} ...", err=True)
+    if left or pending:
+        click.echo(f"Bringing {config.database} up to date"
+                   + (f" (moving {', '.join(left)} to the private store {config.private_database})" if left else "")
+                   + " ...", err=True)
         done = subprocess.run([sys.executable, "-m", "tracker", "--config", str(config.path), "upgrade"])
         if done.returncode != 0:
             raise click.ClickException("the move to the private store failed; run `tracker upgrade` to see why")

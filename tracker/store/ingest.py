@@ -73,15 +73,15 @@ def _evidence(config: Config, msg: ParsedMessage, found: Classification, arrived
     return [(key, role) for key in matching.evidence_keys(role, msg.subject, when, msg.body_text, config.tz)]
 
 
-_RESOLVERS: dict[int, "matching.Resolver"] = {}
+# the last config's correspondents and their resolver: holding the list itself (not its id(),
+# which Python hands out again once an object is gone) keeps another config from matching
+_RESOLVER: list[tuple[object, "matching.Resolver"]] = []
 
 
 def _resolver(config: Config) -> "matching.Resolver":
-    key = id(config.correspondents)
-    if key not in _RESOLVERS:
-        _RESOLVERS.clear()
-        _RESOLVERS[key] = matching.Resolver(config.correspondents)
-    return _RESOLVERS[key]
+    if not _RESOLVER or _RESOLVER[0][0] is not config.correspondents:
+        _RESOLVER[:] = [(config.correspondents, matching.Resolver(config.correspondents))]
+    return _RESOLVER[0][1]
 
 
 def _parse_chunk(config: Config, items: list[tuple[bytes | None, str, str | None]]) -> list[Result]:

@@ -319,3 +319,21 @@ def test_cli_letter(demo, tmp_path):
     fake.write_text("bonjour")
     code, output = invoke(config, "letter", "--to", "interieur", "--date", "20/11/2025", "--subject", "x", "--file", str(fake))
     assert code == 1 and "is not a real PDF" in output
+
+
+def test_not_an_answer_holds_through_every_rethread_until_a_person_attaches_it(demo):
+    """The threader knows the mark: neither a full nor an incremental rethread puts the
+    message back in the queue or in a thread; attaching it later wins."""
+    from tracker.thread import rethread
+
+    config, db = demo
+    message_id, cid = db.execute(f"select message_id, correspondent_id from {desk.WAITING}").fetchone()
+    desk.not_an_answer(db, message_id, made_by="alice")
+    for changed in (None, [message_id]):
+        rethread(db, config, changed)
+        assert db.execute("select count(*) from unmatched where message_id = ?", [message_id]).fetchone() == (0,)
+        assert db.execute("select count(*) from thread_messages where message_id = ?", [message_id]).fetchone() == (0,)
+    thread = db.execute("select id from threads where correspondent_id = ? order by id limit 1", [cid]).fetchone()[0]
+    desk.attach(db, config, thread, message_id, made_by="alice")
+    rethread(db, config, None)
+    assert db.execute("select thread_id from thread_messages where message_id = ?", [message_id]).fetchone() == (thread,)

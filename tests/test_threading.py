@@ -45,6 +45,9 @@ domains = ["justice.gouv.fr"]
 CONTRACT_KEYS = {
     "id", "correspondent", "subject", "status", "opened_at", "last_letter_at", "last_reply_at",
     "due_at", "overdue", "messages",
+    # issue 18: reshuffles, the duty to acknowledge, meetings (DESIGN.md's contract lists them)
+    "written_to", "carried_over", "acknowledgement_due_at", "acknowledged_at", "acknowledgement_overdue",
+    "meetings",
 }
 
 

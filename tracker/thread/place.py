@@ -41,6 +41,8 @@ class Placement:
         info = self.lookup.info(message_id)
         if info is None or info.kind not in REPLY_KINDS:
             return
+        if message_id in self.not_answers:
+            return  # a person said it answers nothing: kept, in no thread and not waiting
         attached = self.lookup.attached(message_id)
         if attached:
             self._attach(attached, message_id, "mark")

@@ -42,6 +42,19 @@ class Threader(KeyDerivation, FullRun, IncrementalRun, LetterReads, Placement):
         self.lookup: Lookup = Lookup(self)
         self.rows: list[tuple[str, str, str]] = []  # thread_messages to insert (full runs)
         self.unmatched: list[tuple] = []  # unmatched rows to insert (full runs)
+        self._not_answers: set[str] | None = None
+
+    @property
+    def not_answers(self) -> set[str]:
+        """Messages whose latest mark in force says they answer no thread ("not an answer" at
+        the desk); a later attach mark takes them back."""
+        if self._not_answers is None:
+            latest = dict(self.q(
+                "select message_id, action from marks where action in ('attach', 'not_answer') "
+                "and message_id is not null order by id"
+            ))
+            self._not_answers = {m for m, action in latest.items() if action == "not_answer"}
+        return self._not_answers
 
     def q(self, sql: str, params: Iterable = ()) -> list[tuple]:
         return self.db.execute(sql, list(params)).fetchall()

@@ -393,8 +393,13 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
         config.private_database = private_path(database)
 
     config.language = data.get("language", "fr")
-    if config.language not in ("fr", "en"):
-        raise ConfigError(f'{path}: language must be "fr" or "en", not "{config.language}"')
+    from .i18n import LANGUAGES  # the catalogs in tracker/locale/: a translator adds one
+
+    if config.language not in LANGUAGES:
+        raise ConfigError(
+            f'{path}: language must be one of {", ".join(sorted(LANGUAGES))}, not "{config.language}" '
+            f"(a catalog in tracker/locale/ adds a language)"
+        )
     config.timezone = data.get("timezone", "Europe/Paris")
     try:
         ZoneInfo(config.timezone)

@@ -153,7 +153,7 @@ def cosigners(obj, message_id: str, names: tuple[str, ...], clear: bool, made_by
         click.echo(f"co-signers: {', '.join(found) or 'none'}")
         return
     suggested = _run(lambda: commitments.suggest_cosigners(db, obj.config, message_id))
-    click.echo(f"co-signers: {', '.join(commitments.cosigners_of(db).get(message_id, [])) or 'none'}")
+    click.echo(f"co-signers: {', '.join(commitments.cosigners_of(db).get(message_id.strip().strip('<>'), [])) or 'none'}")
     click.echo(f"named in the letter: {', '.join(suggested) or 'none'}")
 
 

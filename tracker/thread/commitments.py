@@ -221,8 +221,9 @@ def member(config: Config, name: str) -> Member:
 
 
 def _letter(db: sqlite_utils.Database, message_id: str) -> str:
+    # stored without brackets; people copy the header's <...>
     row = db.execute("select message_id from messages where message_id = ? and direction = 'outgoing'",
-                     [message_id]).fetchone()
+                     [(message_id or "").strip().strip("<>")]).fetchone()
     if row is None:
         raise CommitmentError(f"no letter has the Message-ID {message_id}")
     return row[0]
@@ -250,7 +251,8 @@ def cosigners_of(db: sqlite_utils.Database) -> dict[str, list[str]]:
 
 def _folded(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-    return re.sub(r"[^a-z0-9.]+", " ", plain)
+    # an acronym's dots go (C.C.E.M. is ccem); a full stop ends a word like a space
+    return re.sub(r"[^a-z0-9]+", " ", re.sub(r"(?<=[a-z0-9])\.(?=[a-z0-9])", "", plain))
 
 
 def suggest_cosigners(db: sqlite_utils.Database, config: Config, message_id: str) -> list[str]:

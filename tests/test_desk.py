@@ -337,3 +337,45 @@ def test_not_an_answer_holds_through_every_rethread_until_a_person_attaches_it(d
     desk.attach(db, config, thread, message_id, made_by="alice")
     rethread(db, config, None)
     assert db.execute("select thread_id from thread_messages where message_id = ?", [message_id]).fetchone() == (thread,)
+
+
+def test_a_detached_message_leaves_its_thread_for_good_until_attached_again(demo):
+    """Detach: the answer leaves the thread (whose status follows), waits for a person again,
+    and neither a full nor an incremental rethread puts it back; attaching it again wins."""
+    from tracker.thread import rethread
+
+    config, db = demo
+    thread, message_id = db.execute(
+        "select tm.thread_id, tm.message_id from thread_messages tm join threads t on t.id = tm.thread_id "
+        "join messages m on m.message_id = tm.message_id where t.status = 'answered' and tm.matched_by in "
+        "('header', 'evidence') and m.kind = 'reply' order by tm.thread_id limit 1"
+    ).fetchone()
+    desk.detach(db, config, thread, message_id, note="une autre affaire", made_by="alice")
+    for changed in (None, [message_id]):
+        rethread(db, config, changed)
+        assert db.execute("select count(*) from thread_messages where thread_id = ? and message_id = ?",
+                          [thread, message_id]).fetchone() == (0,)
+    assert status(db, thread) != "answered"
+    waiting = {row[0] for row in db.execute(f"select message_id from {desk.WAITING}")}
+    in_threads = {row[0] for row in db.execute("select message_id from thread_messages")}
+    assert message_id in waiting | in_threads  # kept: back in the queue, or in another thread
+    assert [h["action"] for h in desk.history(db, thread)][-1] == "detach"
+    with pytest.raises(desk.DeskError, match="pas parmi les réponses"):
+        desk.detach(db, config, thread, message_id)
+    desk.attach(db, config, thread, message_id, move=True, made_by="alice")
+    rethread(db, config, None)
+    assert status(db, thread) == "answered"
+
+
+def test_mark_detach_on_the_command_line(demo):
+    config, db = demo
+    thread, message_id = db.execute(
+        "select tm.thread_id, tm.message_id from thread_messages tm join messages m on m.message_id = tm.message_id "
+        "where tm.matched_by in ('header', 'evidence') and m.kind = 'reply' order by tm.thread_id limit 1"
+    ).fetchone()
+    db.close()
+    code, out = invoke(config, "mark", thread, "--detach", message_id, "--by", "alice")
+    assert code == 0, out
+    assert f"{thread}: detach recorded" in out
+    code, out = invoke(config, "mark", thread, "--detach", message_id)
+    assert code == 1 and "is not among this thread's answers" in out, out

@@ -370,3 +370,37 @@ def test_under_a_path_prefix(site):
     page, done = run(go())
     assert 'action="/suivi/-/desk/act"' in page.text and 'href="/suivi/tracker/threads/' in page.text
     assert done.status_code == 302 and done.headers["location"].startswith("/suivi/tracker/threads/t-")
+
+
+def test_a_coordinator_detaches_a_message_from_the_thread_page_a_member_may_not(site):
+    config, ds = site
+    db = db_of(config)
+    try:
+        thread, message_id = db.execute(
+            "select tm.thread_id, tm.message_id from thread_messages tm join messages m on "
+            "m.message_id = tm.message_id where tm.matched_by in ('header', 'evidence') and m.kind = 'reply' "
+            "order by tm.thread_id limit 1").fetchone()
+    finally:
+        db.close()
+
+    async def go():
+        member, member_csrf = await token(ds, await login(ds, "bob"), f"/tracker/threads/{thread}")
+        refused = await ds.client.post("/-/desk/act", cookies=member, data={
+            "csrftoken": member_csrf or "", "action": "detach", "thread": thread, "message": message_id})
+        cookies, csrf = await token(ds, await login(ds, "alice"), f"/tracker/threads/{thread}")
+        page = await ds.client.get(f"/tracker/threads/{thread}", cookies=cookies)
+        done = await ds.client.post("/-/desk/act", cookies=cookies, data={
+            "csrftoken": csrf, "action": "detach", "thread": thread, "message": message_id, "note": "autre affaire"})
+        return refused, page, done
+
+    refused, page, done = run(go())
+    assert refused.status_code == 403
+    assert "Détacher un message" in page.text
+    assert done.status_code == 302, done.text
+    db = db_of(config)
+    try:
+        assert db.execute("select count(*) from thread_messages where thread_id = ? and message_id = ?",
+                          [thread, message_id]).fetchone() == (0,)
+        assert db.execute("select made_by, note from marks where action = 'detach'").fetchone() == ("alice", "autre affaire")
+    finally:
+        db.close()

@@ -524,12 +524,15 @@ def _upload(path: Path | None):
 @click.option("--reopened", is_flag=True, help="Reopen a thread closed by hand.")
 @click.option("--message", "message_id", metavar="MESSAGE_ID", help="This message belongs to the thread.")
 @click.option("--move", is_flag=True, help="With --message: take it out of the thread it is in now.")
+@click.option("--detach", "detach_id", metavar="MESSAGE_ID",
+              help="This message does not belong to the thread: take it out, for good.")
 @click.option("--undo", is_flag=True, help="Undo the thread's latest mark.")
 @click.option("--note", help="Why (kept with the mark).")
 @click.option("--by", "made_by", metavar="NAME", help="Who says so (default: your login name).")
 @click.pass_obj
 def mark(obj: Context, thread: str, answered_on: str | None, scan: Path | None, closed: bool, reopened: bool,
-         message_id: str | None, move: bool, undo: bool, note: str | None, made_by: str | None) -> None:
+         message_id: str | None, move: bool, detach_id: str | None, undo: bool, note: str | None,
+         made_by: str | None) -> None:
     """Record what only a person knows about THREAD (an id from `tracker threads`, or
     its first characters); marks survive re-imports and rethreads, keep who made them,
     when and why, and can be undone.
@@ -539,15 +542,17 @@ def mark(obj: Context, thread: str, answered_on: str | None, scan: Path | None, 
       tracker mark t-3f9a2c1b04 --answered-on 20/11/2026 --scan reponse.pdf --note "réponse papier"
       tracker mark t-3f9a --closed --note "rendez-vous obtenu"
       tracker mark t-3f9a --message CAB.1234@interieur.gouv.fr
+      tracker mark t-3f9a --detach lettre-info.55@interieur.gouv.fr --note "une invitation"
       tracker mark t-3f9a --undo
     """
     from . import thread as threader
     from .thread import desk
 
     chosen = [name for name, on in (("--answered-on", answered_on), ("--closed", closed),
-                                    ("--reopened", reopened), ("--message", message_id), ("--undo", undo)) if on]
+                                    ("--reopened", reopened), ("--message", message_id), ("--detach", detach_id),
+                                    ("--undo", undo)) if on]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --answered-on, --closed, --reopened, --message, --undo")
+        raise click.UsageError("give exactly one of --answered-on, --closed, --reopened, --message, --detach, --undo")
     if scan is not None and not answered_on:
         raise click.UsageError("--scan goes with --answered-on")
     if move and not message_id:
@@ -568,13 +573,16 @@ def mark(obj: Context, thread: str, answered_on: str | None, scan: Path | None, 
                 desk.reopen(db, obj.config, tid, note=note, made_by=who, language="en")
             elif message_id:
                 desk.attach(db, obj.config, tid, message_id, move=move, note=note, made_by=who, language="en")
+            elif detach_id:
+                desk.detach(db, obj.config, tid, detach_id, note=note, made_by=who, language="en")
             else:
                 undone = desk.undo(db, obj.config, tid, made_by=who, language="en")
         except threader.ThreadingError as exc:
             raise click.ClickException(str(exc)) from None
         now = db.execute("select status from threads where id = ?", [tid]).fetchone()[0]
     if not obj.quiet:
-        done = {"--answered-on": "answered", "--closed": "closed", "--reopened": "reopened", "--message": "attach"}
+        done = {"--answered-on": "answered", "--closed": "closed", "--reopened": "reopened", "--message": "attach",
+                "--detach": "detach"}
         what = f"{undone['action']} mark of {undone['created_at'][:10]} undone" if undo else f"{done[chosen[0]]} recorded"
         click.echo(f"{tid}: {what}; status {now}")
 

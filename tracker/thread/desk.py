@@ -69,6 +69,10 @@ SAY = {
         "this thread is not closed (it is {status}): reopen applies to a closed thread only; to withdraw "
         "an answer recorded by hand, undo that mark (tracker mark THREAD --undo)",
     ),
+    "not_in_thread": (
+        "le message {message} n'est pas parmi les réponses de ce fil",
+        "message {message} is not among this thread's answers",
+    ),
     "already_closed": ("ce fil est déjà clos", "this thread is already closed"),
     "nothing_to_undo": ("ce fil n'a aucune annotation à annuler", "this thread has no mark to undo"),
     "no_message": (
@@ -295,6 +299,21 @@ def attach(db: sqlite_utils.Database, config: Config, thread: str, message_id: s
     if other and not move:
         raise DeskError(say("elsewhere", language, other=other[0]))
     return mark(db, config, row["id"], "attach", message_id=message_id, note=note, made_by=made_by)
+
+
+def detach(db: sqlite_utils.Database, config: Config, thread: str, message_id: str, *,
+           note: str | None = None, made_by: str | None = None, language: str = "fr") -> str:
+    """``message_id`` does not belong to ``thread``: it leaves it (back to the queue when no
+    other thread claims it) and no rethread puts it back there; undo, or attaching it again,
+    takes that back."""
+    row = _thread(db, thread)
+    message_id = (message_id or "").strip().strip("<>")
+    if db.execute(
+        "select 1 from thread_messages where thread_id = ? and message_id = ? and matched_by != 'letter'",
+        [row["id"], message_id],
+    ).fetchone() is None:
+        raise DeskError(say("not_in_thread", language, message=message_id))
+    return mark(db, config, row["id"], "detach", message_id=message_id, note=note, made_by=made_by)
 
 
 def not_an_answer(db: sqlite_utils.Database, message_id: str, *, note: str | None = None,

@@ -68,7 +68,8 @@ class FullRun:
     def _attachments(self) -> dict[str, tuple[str, str, str]]:
         """Full runs: message -> (thread, date, kind) for the replies a person attached
         (``tracker mark --message``) to a thread this run creates; the latest mark counts."""
-        last = dict(self.q("select message_id, thread_id from marks where action = 'attach' order by id"))
+        last = {m: thread for m, thread in self.q("select message_id, thread_id from marks where action = 'attach' "
+                                                  "order by id") if thread not in self.detached.get(m, ())}
         if not last:
             return {}
         named = set(last.values())

@@ -42,12 +42,13 @@ def mark(
     """Record a fact only a person knows about a thread and re-derive it; return the thread id.
 
     ``action`` is ``answered`` (by post, on ``on_date``), ``closed``, ``reopened`` or
-    ``attach`` (``message_id`` belongs to this thread); ``made_by`` is who says so.
+    ``attach`` (``message_id`` belongs to this thread) or ``detach`` (it does not: no rethread
+    puts it back there); ``made_by`` is who says so.
     """
     tid = find_thread(db, thread)
-    if action not in ("answered", "closed", "reopened", "attach"):
-        raise ThreadingError(f"unknown mark {action}: use answered, closed, reopened or attach")
-    if action == "attach":
+    if action not in ("answered", "closed", "reopened", "attach", "detach"):
+        raise ThreadingError(f"unknown mark {action}: use answered, closed, reopened, attach or detach")
+    if action in ("attach", "detach"):
         message_id = (message_id or "").strip().strip("<>")
         row = db.execute("select direction, kind from messages where message_id = ?", [message_id]).fetchone()
         if row is None:
@@ -70,7 +71,7 @@ def mark(
             }
         )
         threader = Threader(db, config)
-        if action == "attach":
+        if action in ("attach", "detach"):
             cid = db.execute("select correspondent_id from threads where id = ?", [tid]).fetchone()[0]
             threader.place_answer(cid, message_id)
         threader.touched.add(tid)

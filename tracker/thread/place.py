@@ -43,12 +43,13 @@ class Placement:
             return
         if message_id in self.not_answers:
             return  # a person said it answers nothing: kept, in no thread and not waiting
+        away = self.detached.get(message_id, set())  # threads a person took it out of
         attached = self.lookup.attached(message_id)
-        if attached:
+        if attached and attached not in away:
             self._attach(attached, message_id, "mark")
             return
         # headers: a letter of this conversation opened a thread for this correspondent
-        in_conversation = self.lookup.conversation_letters(cid, info.conversation_id)
+        in_conversation = [r for r in self.lookup.conversation_letters(cid, info.conversation_id) if r[2] not in away]
         if in_conversation:
             choice = in_conversation[-1][2]
             if len({r[2] for r in in_conversation}) > 1:  # several threads: the letter it answers
@@ -61,7 +62,8 @@ class Placement:
         copied = self.lookup.copied(cid, info.conversation_id)
         when = moment(info.date)
         until, since = iso(when + SLACK), iso(when - HORIZON)
-        shared = self.lookup.candidates(cid, message_id, since, until)
+        shared = {thread: keys for thread, keys in self.lookup.candidates(cid, message_id, since, until).items()
+                  if thread not in away}
         candidates = [matching.score(matching.Candidate(t), keys) for t, keys in shared.items()]
         best, ranked = matching.decide_match(candidates)
         if best is None and len(ranked) > 1:  # a cited date narrows; the subject named decides

@@ -43,6 +43,23 @@ class Threader(KeyDerivation, FullRun, IncrementalRun, LetterReads, Placement):
         self.rows: list[tuple[str, str, str]] = []  # thread_messages to insert (full runs)
         self.unmatched: list[tuple] = []  # unmatched rows to insert (full runs)
         self._not_answers: set[str] | None = None
+        self._detached: dict[str, set[str]] | None = None
+
+    @property
+    def detached(self) -> dict[str, set[str]]:
+        """message -> the threads a person detached it from (no later attach to that thread)."""
+        if self._detached is None:
+            latest: dict[tuple[str, str], str] = {}
+            for message_id, thread_id, action in self.q(
+                "select message_id, thread_id, action from marks where action in ('attach', 'detach') "
+                "and message_id is not null and thread_id is not null order by id"
+            ):
+                latest[(message_id, thread_id)] = action
+            self._detached = {}
+            for (message_id, thread_id), action in latest.items():
+                if action == "detach":
+                    self._detached.setdefault(message_id, set()).add(thread_id)
+        return self._detached
 
     @property
     def not_answers(self) -> set[str]:

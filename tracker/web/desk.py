@@ -42,7 +42,7 @@ from .settings import DATABASE_NAME
 
 DESK = "/-/desk"
 BODY_LIMIT = desk.MAX_UPLOAD + 256 * 1024  # the file and the form's other fields
-MARK_ACTIONS = ("answered", "close", "reopen", "attach", "move", "undo", "not_answer")
+MARK_ACTIONS = ("answered", "close", "reopen", "attach", "move", "detach", "undo", "not_answer")
 REASONS = {
     "several threads match equally well": (
         "plusieurs fils correspondent aussi bien : dites lequel", "several threads match equally well"),
@@ -324,6 +324,8 @@ def _mark_here(config: Config, action: str, fields: dict, who: str, language: st
                 thread = fields.get("target") or thread
                 desk.attach(db, config, thread, fields.get("message", ""), move=action == "move", note=note,
                             made_by=who, language=language)
+            elif action == "detach":
+                desk.detach(db, config, thread, fields.get("message", ""), note=note, made_by=who, language=language)
             elif action == "undo":
                 desk.undo(db, config, thread, made_by=who, language=language)
             elif action == "not_answer":

@@ -141,17 +141,25 @@ def _today(config: Config, as_of: datetime | date | None) -> date:
     return as_of or datetime.now(timezone.utc).astimezone(config.tz).date()
 
 
+COLUMNS = ("id, correspondent_id, words, due_on, said_on, said_in, thread_id, message_id, meeting_id, "
+           "status, note, created_at, made_by, updated_at, updated_by")
+ORDER = "order by due_on is null, due_on, id"
+
+
 def list_commitments(db: sqlite_utils.Database, config: Config, as_of: datetime | date | None = None,
                      correspondent: str | None = None) -> list[dict]:
     """Every commitment as ``tracker commitment list --format json`` gives it (DESIGN.md),
     by due date (undated last), with ``overdue`` as of ``as_of`` (default today)."""
+    return shaped(db.execute(f"select {COLUMNS} from commitments {ORDER}").fetchall(), config, as_of, correspondent)
+
+
+def shaped(rows: list, config: Config, as_of: datetime | date | None = None,
+           correspondent: str | None = None) -> list[dict]:
+    """Rows of ``select COLUMNS from commitments`` as ``list_commitments`` gives them (the web
+    reads them through Datasette's connections), only ``correspondent``'s when named."""
     today = _today(config, as_of)
     bodies = _current(config)
     only = body(config, correspondent).slug if correspondent else None
-    rows = db.execute(
-        "select id, correspondent_id, words, due_on, said_on, said_in, thread_id, message_id, meeting_id, "
-        "status, note, created_at, made_by, updated_at, updated_by from commitments "
-        "order by due_on is null, due_on, id").fetchall()
     out = []
     for (cid_, cid, words, due_on, said_on, said_in, tid, mid, meeting, status, note, created, by,
          updated, updated_by) in rows:

@@ -112,8 +112,8 @@ def _sections(items: list[dict], today: date) -> dict[str, list[dict]]:
 
 
 async def commitments_page(datasette, request):
-    """``page`` = {bodies: [{id, name, overdue, due_soon, later, settled (counts)}], total}:
-    every configured body, those with commitments first."""
+    """``page`` = {bodies: [{id, name, any, overdue, due_soon, later, settled (counts)}], total}:
+    every configured body, those with commitments first (the template shows those)."""
     await _allowed(datasette, request)
     config = _config(datasette)
     items = await _commitments(datasette, config)
@@ -121,8 +121,8 @@ async def commitments_page(datasette, request):
     bodies = []
     for correspondent in config.correspondents:
         sections = _sections([c for c in items if c["correspondent_id"] == correspondent.slug], today)
-        bodies.append({"id": correspondent.slug, "name": correspondent.name,
-                       **{name: len(found) for name, found in sections.items()}})
+        counts = {name: len(found) for name, found in sections.items()}
+        bodies.append({"id": correspondent.slug, "name": correspondent.name, "any": any(counts.values()), **counts})
     bodies.sort(key=lambda b: (-b["overdue"], -(b["due_soon"] + b["later"] + b["settled"]), b["name"]))
     return await _render(datasette, request, "coalition_commitments.html", {"bodies": bodies, "total": len(items)})
 

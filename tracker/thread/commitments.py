@@ -269,9 +269,13 @@ def suggest_cosigners(db: sqlite_utils.Database, config: Config, message_id: str
     letter = _letter(db, message_id)
     parts = db.execute("select coalesce(subject, '') || ' ' || coalesce(body_text, '') from messages "
                        "where message_id = ?", [letter]).fetchone()[0]
-    parts += " " + " ".join(t or "" for (t,) in db.execute(
-        "select text from attachments where message_id = ?", [letter]))
-    text = f" {_folded(parts)} "
+    return named_members(config, [parts, *(t for (t,) in db.execute(
+        "select text from attachments where message_id = ?", [letter]))])
+
+
+def named_members(config: Config, texts: list[str | None]) -> list[str]:
+    """The ids of the members whose name, short name or an alias appears as words in ``texts``."""
+    text = f" {_folded(' '.join(t or '' for t in texts))} "
     found = []
     for item in config.members:
         names = {item.name, item.short_name, *item.aliases}

@@ -6,7 +6,13 @@
   its threads (one per addressee) and their status;
 - ``/-/commitments``: per body, its pending commitments, past due and due within 30 days;
 - ``/-/commitments/ID``: one body's commitments (its former names' included): past due, due
-  within 30 days, pending later or undated, then settled (kept, not kept, dropped).
+  within 30 days, pending later or undated, then settled (kept, not kept, dropped);
+- ``/-/cosigners?letter=MESSAGE_ID``: a letter's co-signers, and the members its text names.
+
+The desk's actions for them (``ACTIONS``: a commitment added, marked kept, not kept, dropped or
+pending again; a letter's co-signers set) are posted to ``/-/desk/act``, which checks the CSRF
+token and the role and hands them to :func:`act_here`: written through a short-lived
+connection to the published database only, after waiting for the run lock like the marks.
 
 Each reads the published database only, through Datasette's read connections, after
 Datasette's ``view-instance`` and ``view-database`` checks (with logins an anonymous visitor
@@ -15,22 +21,29 @@ gets the login page). Context of every template: ``page`` (documented on each ha
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime, timedelta, timezone
+from urllib.parse import quote
 
+import sqlite_utils
 from datasette.utils.asgi import NotFound
 
 from ..config import Config
-from ..thread import commitments
+from ..thread import commitments, desk
 from .pages import _allowed, _language, _render, _rows
 from .settings import DATABASE_NAME
 
 ASSOCIATIONS = "/-/associations"
 COMMITMENTS = "/-/commitments"
+COSIGNERS = "/-/cosigners"
+STATUS_ACTIONS = {f"commitment_{status}": status for status in commitments.STATUSES}
+ACTIONS = ("commitment_add", *STATUS_ACTIONS, "cosigners")
 
 
 def routes() -> list[tuple[str, object]]:
     return [(rf"^{ASSOCIATIONS}$", associations_page), (rf"^{ASSOCIATIONS}/(?P<slug>[^/]+)$", association_page),
-            (rf"^{COMMITMENTS}$", commitments_page), (rf"^{COMMITMENTS}/(?P<cid>[^/]+)$", body_page)]
+            (rf"^{COMMITMENTS}$", commitments_page), (rf"^{COMMITMENTS}/(?P<cid>[^/]+)$", body_page),
+            (rf"^{COSIGNERS}$", cosigners_page)]
 
 
 def _config(datasette) -> Config:
@@ -148,6 +161,71 @@ async def body_page(datasette, request):
         "body": {"id": correspondent.slug, "name": correspondent.name,
                  "formerly": [f.name for f in correspondent.formerly]},
         **_sections(items, _today(config)), "threads": threads, "may_act": may_act(datasette, request)})
+
+
+async def cosigners_page(datasette, request):
+    """``page`` = {letter: {message_id, date, subject}, threads: [{id, correspondent}],
+    members: [{slug, name, signed, named}], may_act}."""
+    await _allowed(datasette, request)
+    config = _config(datasette)
+    mid = (request.args.get("letter") or "").strip().strip("<>")
+    found = await _rows(datasette, "select message_id, date, subject, body_text from messages where message_id = :mid "
+                                   "and direction = 'outgoing'", {"mid": mid})
+    if not found:
+        raise NotFound(mid)
+    letter = found[0]
+    texts = [letter["subject"], letter["body_text"], *(r["text"] for r in await _rows(
+        datasette, "select text from attachments where message_id = :mid", {"mid": mid}))]
+    named = set(commitments.named_members(config, texts))
+    signed = {r["member"] for r in await _rows(datasette, "select member from cosigners where message_id = :mid",
+                                               {"mid": mid})}
+    threads = await _rows(datasette, "select t.id, t.correspondent from thread_messages tm join threads t on "
+                                     "t.id = tm.thread_id where tm.message_id = :mid order by t.correspondent",
+                          {"mid": mid})
+    return await _render(datasette, request, "coalition_cosigners.html", {
+        "letter": {k: letter[k] for k in ("message_id", "date", "subject")}, "threads": threads,
+        "members": [{"slug": m.slug, "name": m.name, "signed": m.slug in signed, "named": m.slug in named}
+                    for m in config.members], "may_act": may_act(datasette, request)})
+
+
+# --- the desk's actions -----------------------------------------------------------------------
+
+
+def act_here(config: Config, action: str, fields: dict[str, str], who: str, language: str) -> dict:
+    """One of ``ACTIONS`` from the desk's form ``fields``; returns {"path": where to go next}.
+    Refusals are ``desk.DeskError`` (400), a sync holding the lock ``desk.DeskBusy`` (503)."""
+    with desk.waiting_lock(config.database, "desk", language):
+        conn = sqlite3.connect(str(config.database), timeout=desk.LOCK_WAIT, isolation_level=None)
+        try:
+            db = sqlite_utils.Database(conn)
+            return _act(db, config, action, fields, who)
+        except commitments.CommitmentError as exc:
+            raise desk.DeskError(str(exc)) from None
+        finally:
+            conn.close()
+
+
+def _act(db: sqlite_utils.Database, config: Config, action: str, fields: dict[str, str], who: str) -> dict:
+    note = (fields.get("note") or "").strip() or None
+    if action == "cosigners":
+        letter = (fields.get("letter") or "").strip().strip("<>")
+        commitments.set_cosigners(db, config, letter, [v for k, v in fields.items() if k.startswith("member") and v],
+                                  made_by=who)
+        return {"path": f"{COSIGNERS}?letter={quote(letter, safe='@')}"}
+    if action == "commitment_add":
+        found = commitments.add(db, config, words=fields.get("words", ""), due_on=fields.get("due_on") or None,
+                                correspondent=fields.get("correspondent") or None,
+                                thread=fields.get("thread") or None, said_in=fields.get("said_in") or "meeting",
+                                said_on=fields.get("said_on") or None, note=note, made_by=who)
+    else:
+        try:
+            found = int(fields.get("commitment", ""))
+        except ValueError:
+            raise commitments.CommitmentError("no commitment was named") from None
+        commitments.set_status(db, config, found, STATUS_ACTIONS[action], note=note, made_by=who)
+    body = db.execute("select correspondent_id from commitments where id = ?", [found]).fetchone()[0]
+    current = commitments.body(config, body).slug
+    return {"path": f"{COMMITMENTS}/{current}#c{found}"}
 
 
 def association_url(datasette, slug: str | None = None) -> str:

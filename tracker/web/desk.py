@@ -38,6 +38,7 @@ from ..config import Config
 from ..i18n import format_date
 from ..parse.evidence import moment
 from ..thread import desk
+from . import coalition
 from .settings import DATABASE_NAME
 
 DESK = "/-/desk"
@@ -260,6 +261,8 @@ async def act(datasette, request):
             answer = await asyncio.to_thread(_elsewhere, config, _request(action, fields, upload, _who(request), language))
         elif action in MARK_ACTIONS:
             answer = await asyncio.to_thread(_mark_here, config, action, fields, _who(request), language)
+        elif action in coalition.ACTIONS:  # commitments and co-signers
+            answer = await asyncio.to_thread(coalition.act_here, config, action, fields, _who(request), language)
         else:
             return await _refused(datasette, request, f"unknown action {action!r}", 400)
     except desk.DeskBusy as exc:
@@ -267,7 +270,9 @@ async def act(datasette, request):
     except desk.DeskError as exc:
         return await _refused(datasette, request, str(exc), 400)
     datasette.add_message(request, _fr(("C'est enregistré.", "Recorded."), language), datasette.INFO)
-    if answer.get("threads"):
+    if answer.get("path"):
+        where = datasette.urls.path(answer["path"])
+    elif answer.get("threads"):
         where = datasette.urls.row(DATABASE_NAME, "threads", tilde_encode(answer["threads"][0]))
     elif fields.get("back") == "triage" or not answer.get("thread"):
         where = datasette.urls.path(f"{DESK}/triage")

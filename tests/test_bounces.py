@@ -35,12 +35,10 @@ KINDS = {"bounce": "bounce", "delayed": "other", "delivered": "other", "feedback
          "auto_reply": "auto_reply", "acknowledgement": "acknowledgement", "reply": "reply"}
 # What tracker still gets wrong on this set, and why (strict: a fix must remove the line).
 KNOWN_MISSES = {
-    "bounce-email__latvian-out-of-office.eml": "Latvian out-of-office words are in no list",
     "bounceparser__bluebottle-challenge-response.eml": "challenge/response notices are read as replies",
     "bounceparser__boxbe-challenge-response-multipart-report.eml": "a challenge sent as a delivery report",
     "bounceparser__exim-from-empty-one-line-body.eml": "From \"\" and a one-line body: nothing says bounce",
     "bounceparser__groupwise-message-status-undeliverable.eml": "GroupWise prose names the address nowhere we read",
-    "bounceparser__polish-automatyczna-odpowiedz.eml": "Polish out-of-office words are in no list",
     "bounceparser__sendmail-plain-text-expanded-from.eml": "flufl.bounce also names the address before expansion",
     "bounceparser__thank-you-for-your-email-precedence-bulk.eml": "Precedence: bulk thanks read as bulk",
     "bounceparser__xwall-non-delivery-report-spam.eml": "XWall names the address only in the quoted copy",

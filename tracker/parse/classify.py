@@ -108,6 +108,11 @@ AUTO_REPLY_SUBJECTS = (
     "message d'absence", "automatic reply", "auto-reply", "autoreply", "auto reply",
     "out of office", "out of the office", "abwesenheitsnotiz", "respuesta automática",
     "risposta automatica", "automatisch antwoord", "fuera de la oficina",
+    # Outlook's "Automatic reply:" in the other languages of the EU and its neighbours
+    "automatyczna odpowiedź", "automātiskā atbilde", "ārpus biroja", "automatická odpověď",
+    "automatická odpoveď", "automatiskt svar", "automatisk svar", "automaattinen vastaus",
+    "resposta automática", "răspuns automat", "automatikus válasz", "automatinis atsakymas",
+    "automaatvastus", "samodejni odgovor", "automatski odgovor", "otomatik yanıt",
 )
 # ... and words that mark one only when they open the subject followed by ":" or alone.
 AUTO_REPLY_SUBJECT_WORDS = ("absent", "absente", "absence", "congés", "auto", "ooo", "abwesend")
@@ -211,7 +216,10 @@ def _any(patterns: Iterable[str]) -> re.Pattern:
 
 
 def _phrases(words: Iterable[str]) -> re.Pattern:
-    return _any(re.escape(fold(w)) for w in words)
+    folded = [fold(w) for w in words]
+    # fold() keeps Latin letters only: a phrase it empties would match every subject
+    assert all(folded), [w for w, f in zip(words, folded) if not f]
+    return _any(re.escape(f) for f in folded)
 
 
 _BOUNCE_SUBJECT = re.compile(r"^(?:" + _phrases(BOUNCE_SUBJECTS).pattern + ")")
@@ -472,6 +480,7 @@ def _outgoing_kind(facts: _Facts) -> str:
         or _bulk_precedence(facts)
         or _report_type(facts) in ("disposition-notification", "delivery-status", "feedback-report")
         or _AUTO_SUBJECT.search(facts.subject)
+        or _AUTO_SUBJECT_WORD.match(facts.subject)  # Lotus Notes' "AUTO: X is out of the office"
         or _READ_RECEIPT_SUBJECT.match(facts.subject)
         or (_automatic_sender(facts) and _AWAY_BODY.found_in(facts.own))
     ):

@@ -34,7 +34,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
-from . import chrome, coalition, desk, pages
+from . import calendar, chrome, coalition, desk, pages
 from .context import correspondent_data, home_data, thread_data
 from ..i18n import plural, t
 from .guard import authorizer
@@ -354,7 +354,7 @@ def skip_csrf(datasette, scope):
 def register_routes(datasette):
     if plugin_settings(datasette) is None:
         return []
-    return desk.routes() + pages.routes() + coalition.routes()
+    return desk.routes() + pages.routes() + coalition.routes() + calendar.routes()
 
 
 @hookimpl

@@ -123,7 +123,11 @@ def integrity_problems(path: Path | str) -> list[str]:
     conn = connect(path)
     try:
         problems = [row[0] for row in conn.execute("pragma integrity_check") if row[0] != "ok"]
-        if private_file(path).exists():
+        private = private_file(path).exists()
+        schemas = private and conn.execute(
+            "select (select count(*) from main.sqlite_master where name = 'messages') * "
+            "(select count(*) from private.sqlite_master where name = 'raw_messages')").fetchone()[0]
+        if private and schemas:  # (a run killed before its schema was written has none)
             problems += [f"private: {row[0]}" for row in conn.execute("pragma private.integrity_check") if row[0] != "ok"]
             # the order of the two-file writes: never a parsed row whose raw bytes are lost
             lost = conn.execute(

@@ -114,3 +114,50 @@ def test_commitments_said_under_the_old_name_list_under_the_successor(demo):
     cid = commitments.add(db, config, words="un bilan du plan national", correspondent="Travail", due_on="2026-01-31")
     found = {c["id"]: c for c in commitments.list_commitments(db, config, correspondent="travail-sante")}
     assert found[cid]["correspondent"] == NEW
+
+
+def test_marks_commitments_and_meetings_follow_the_renamed_thread(demo, tmp_path):
+    """The reshuffle renames the old body's threads (their ids hash the body's id): what a person
+    recorded on one (a mark and its history, a commitment, a meeting) moves to the successor's
+    thread of the same first letter, and the mark counts in that very rethread."""
+    import shutil
+
+    from tracker.config import private_path
+    from tracker.thread.correspondents import thread_id
+
+    before, after = demo
+    was, now = tmp_path / "was.toml", tmp_path / "now.toml"
+    for source, target in ((before, was), (after, now)):
+        text = source.read_text(encoding="utf-8")
+        for name in ('"before.db"', '"tracker.db"'):
+            text = text.replace(f"database = {name}", f'database = "{tmp_path / "moved.db"}"')
+        target.write_text(text, encoding="utf-8")
+    old_db = load(before).database
+    shutil.copy(old_db, tmp_path / "moved.db")
+    shutil.copy(private_path(old_db), private_path(tmp_path / "moved.db"))
+    db = store.open_db(tmp_path / "moved.db", private=private_path(tmp_path / "moved.db"))
+    old = db.execute("select id, letter_message_id, status from threads where correspondent_id = 'travail' "
+                     "order by status = 'bounced', opened_at").fetchall()
+    assert len(old) >= 2 and old[0][2] != "bounced"  # a bounced thread stays bounced when closed
+    (closed, closed_letter, _), (kept, kept_letter, kept_status) = old[:2]
+    db.conn.close()
+    run(was, "mark", closed, "--closed", "--note", "rendez-vous obtenu")
+    run(was, "mark", kept, "--closed")
+    run(was, "mark", kept, "--undo")
+    run(was, "commitment", "add", "--thread", kept, "--words", "un plan national", "--due", "2099-01-31")
+    run(was, "meeting", kept, "--on", "2025-05-12")
+    run(now, "rethread", "--quiet")
+    db = store.open_db(tmp_path / "moved.db", private=private_path(tmp_path / "moved.db"))
+    new_closed, new_kept = thread_id(closed_letter, "travail-sante"), thread_id(kept_letter, "travail-sante")
+    threads = dict(db.execute("select id, status from threads").fetchall())
+    assert closed not in threads and kept not in threads
+    assert threads[new_closed] == "closed"  # the mark counted in the run that moved it
+    assert threads[new_kept] == kept_status
+    assert db.execute("select thread_id, action, note from marks order by id").fetchall() == [
+        (new_closed, "closed", "rendez-vous obtenu")]
+    assert db.execute("select thread_id from marks_undone").fetchall() == [(new_kept,)]
+    assert db.execute("select thread_id from commitments").fetchall() == [(new_kept,)]
+    assert db.execute("select thread_id, correspondent_id from meetings").fetchall() == [(new_kept, "travail")]
+    listed = json.loads(run(now, "threads", "--format", "json"))
+    assert [m["on_date"] for t in listed if t["id"] == new_kept for m in t["meetings"]] == ["2025-05-12"]
+    db.conn.close()

@@ -7,6 +7,17 @@ from datetime import datetime, timezone
 from .lookup import GROUPING_KEYS, REPLY_KINDS, Info, Letter, MemoryLookup, answered_dates, group_letters
 from .views import decide, marks_of, state_columns
 
+# what a person recorded on a thread, by thread id: it follows a thread whose id changes
+RECORDED_ON_THREADS = ("marks", "marks_undone", "scans", "commitments", "meetings")
+
+
+def carry_over(db, moves: list[tuple[str, str]]) -> None:
+    """Move what a person recorded on each old thread id to the new one, for ``moves`` of
+    (new id, old id)."""
+    for table in RECORDED_ON_THREADS:
+        db.conn.executemany(f"update {table} set thread_id = ? where thread_id = ?", moves)
+
+
 # Full runs collect the derived rows here (columns, primary key), then write only the
 # difference to the real tables.
 FULL_TABLES = {
@@ -39,6 +50,7 @@ class FullRun:
                 f"primary key ({', '.join(key)})){' without rowid' if name == 'thread_messages' else ''}"
             )  # (short rows only: a long row makes a without-rowid table slower)
         self.now = datetime.now(timezone.utc)
+        self._renamed_by_reshuffle()
         self.marks = marks_of(self.db, None)
         attached = self._attachments()
         # what a person attached goes where they said, whoever it came from
@@ -64,6 +76,23 @@ class FullRun:
                 f"where not exists(select 1 from {name} t where {' and '.join(f't.{c} = w.{c}' for c in key)})"
             )
             db.execute(f"drop table temp.full_{name}")
+
+    def _renamed_by_reshuffle(self) -> None:
+        """A body folded into its successor (config ``successor``) leaves threads whose ids hash
+        the former body's id; before marks are read, what was recorded on each moves to the
+        successor's thread that now holds its first letter."""
+        for correspondent in self.config.correspondents:
+            formers = [former.slug for former in correspondent.formerly]
+            old = self.q_in("select id, letter_message_id from threads where correspondent_id in ({in_})", formers)
+            if not old:
+                continue
+            cid = correspondent.slug
+            letters, _, _ = self._full_letters(cid, grouping=True)
+            answers = self._full_messages(cid, "from", "probe")
+            answered_dates(letters.values(), self._full_replies(answers, self._full_probe_keys(cid)))
+            thread_of = group_letters(letters.values(), cid)
+            carry_over(self.db, [(thread_of[first], tid) for tid, first in old
+                                 if first in thread_of and thread_of[first] != tid])
 
     def _attachments(self) -> dict[str, tuple[str, str, str]]:
         """Full runs: message -> (thread, date, kind) for the replies a person attached

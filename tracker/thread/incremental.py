@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..parse.evidence import moment
+from .full import carry_over
 from .lookup import BOUNCE_WINDOW, HORIZON, SLACK, Letter, chunks, group_letters, in_, iso, scope_range, scoped
 
 
@@ -131,11 +132,14 @@ class IncrementalRun:
         ]
         self.q_in("delete from thread_messages where thread_id in ({in_})", gone)
         self.q_in("delete from threads where id in ({in_})", gone)
-        # an earlier letter arrived late and renamed the thread: its marks follow it
+        # an earlier letter arrived late and renamed the thread: its marks, commitments and
+        # meetings follow it
+        moves = []
         for old in gone:
             heirs = sorted((letters[m].date, m) for m, tid in before.items() if tid == old)
             if heirs:
-                self.q("update marks set thread_id = ? where thread_id = ?", [thread_of[heirs[0][1]], old])
+                moves.append((thread_of[heirs[0][1]], old))
+        carry_over(self.db, moves)
         for chunk in chunks(ids):
             self.q(
                 f"delete from thread_messages where matched_by = 'letter' and message_id in ({in_(chunk)}) "

@@ -161,3 +161,43 @@ def test_marks_commitments_and_meetings_follow_the_renamed_thread(demo, tmp_path
     listed = json.loads(run(now, "threads", "--format", "json"))
     assert [m["on_date"] for t in listed if t["id"] == new_kept for m in t["meetings"]] == ["2025-05-12"]
     db.conn.close()
+
+
+def test_a_late_earlier_letter_renames_the_thread_and_commitments_follow(demo, tmp_path):
+    """An incremental run: the reminder came first and opened the thread; its earlier letter,
+    imported later, renames it (the id hashes the first letter): marks, commitments and meetings
+    follow."""
+    from email.message import EmailMessage
+
+    from tracker.thread.correspondents import thread_id
+
+    config = tmp_path / "late.toml"
+    config.write_text(demo[0].read_text(encoding="utf-8").replace(
+        'database = "before.db"', f'database = "{tmp_path / "late.db"}"'), encoding="utf-8")
+    files = {}
+    for name, mid, day, subject, parent in (
+            ("first", "late-a@ensemble-traite.example.org", "Mon, 03 Mar 2025", "Hébergement des victimes", None),
+            ("reminder", "late-b@ensemble-traite.example.org", "Tue, 01 Apr 2025",
+             "Relance : Hébergement des victimes", "late-a@ensemble-traite.example.org")):
+        msg = EmailMessage()
+        msg["From"] = "coordination@ensemble-traite.example.org"
+        msg["To"] = "secretariat.cabinet@interieur.gouv.fr"
+        msg["Subject"], msg["Date"], msg["Message-ID"] = subject, f"{day} 10:00:00 +0100", f"<{mid}>"
+        if parent:
+            msg["In-Reply-To"] = msg["References"] = f"<{parent}>"
+        msg.set_content("Madame, Monsieur,\n\nNous vous écrivons.")
+        files[name] = tmp_path / f"{name}.eml"
+        files[name].write_bytes(msg.as_bytes())
+    run(config, "import", "--quiet", str(files["reminder"]))
+    first = thread_id("late-b@ensemble-traite.example.org", "interieur")
+    run(config, "mark", first, "--closed")
+    run(config, "commitment", "add", "--thread", first, "--words", "une réponse avant l'été")
+    run(config, "meeting", first, "--on", "2025-04-10")
+    run(config, "import", "--quiet", str(files["first"]))
+    renamed = thread_id("late-a@ensemble-traite.example.org", "interieur")
+    cfg = load(config)
+    db = store.open_db(cfg.database, private=cfg.private_database)
+    assert [r[0] for r in db.execute("select id from threads")] == [renamed]
+    for table in ("marks", "commitments", "meetings"):
+        assert db.execute(f"select thread_id from {table}").fetchall() == [(renamed,)], table
+    db.conn.close()

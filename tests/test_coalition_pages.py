@@ -265,3 +265,17 @@ def test_desk_actions_for_commitments_and_cosigners(source, with_logins):
     assert [r.status_code for r in refused] == [403] * 6
     assert count(config, "select status from commitments where id = 1") == [("pending",)]
     assert count(config, "select count(*) from commitments where words = 'x'") == [(0,)]
+
+
+def test_under_a_base_url_prefix(source, tmp_path):
+    config = load(copy_of(source, tmp_path))
+    ds = make_datasette(config, base_url="/suivi/")
+    asyncio.run(ds.invoke_startup())
+    # datasette.client puts the prefix in front of every path itself
+    body = page(ds, "/-/commitments/interieur")
+    assert "/suivi/-/commitments" in body.links and "/suivi/tracker/correspondents/interieur" in body.links
+    assert 'action="/suivi/-/desk/act"' in get(ds, "/-/commitments/interieur").text
+    assert "/suivi/-/associations/ccem" in page(ds, "/-/associations").links
+    thread = page(ds, f"/tracker/threads/{source['signed'][2]}")
+    assert "/suivi/-/commitments/interieur" in thread.links
+    assert any(link.startswith("/suivi/-/cosigners?letter=") for link in thread.links)

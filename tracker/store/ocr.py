@@ -97,6 +97,11 @@ def waiting(db: sqlite_utils.Database) -> int:
 def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memory: int) -> None:
     """Read one document in a process of its own, within ``memory`` bytes of address space."""
     try:
+        # the libraries first: the cap is for the document's pages, not for loading the readers
+        import pypdfium2  # noqa: F401
+        import pytesseract  # noqa: F401
+        from PIL import Image, ImageSequence  # noqa: F401
+
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract: one core per page, the box has few
         scan = reader.read_scan(data, kind, languages=ocr.languages, max_pages=ocr.max_pages,
@@ -112,7 +117,9 @@ def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memo
 
 def read_document(data: bytes, kind: str, ocr, deadline: float | None = None) -> tuple[reader.Scan | None, str | None, float]:
     """OCR ``data`` in a child process: (scan, None, cpu) or (None, why it failed, cpu)."""
-    context = multiprocessing.get_context("fork")
+    # a fresh interpreter, not a fork: RLIMIT_AS counts the address space a forked child inherits,
+    # which in a large process (a sync after a big import, a test run) is over the cap already
+    context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = context.Process(target=_child, args=(send, data, kind, ocr, deadline, ocr.memory_mb * 2**20))

@@ -69,3 +69,67 @@ def error_page(datasette, request, exception):
         return Response.html(html, status=status)
 
     return inner
+
+
+# Datasette's filter operators (its Filters.lookups() display words) -> label keys
+LOOKUPS = {"exact": "ds.op.exact", "not": "ds.op.not", "contains": "ds.op.contains", "notcontains": "ds.op.notcontains",
+           "endswith": "ds.op.endswith", "startswith": "ds.op.startswith", "gt": "ds.op.gt", "gte": "ds.op.gte",
+           "lt": "ds.op.lt", "lte": "ds.op.lte", "like": "ds.op.like", "notlike": "ds.op.notlike", "glob": "ds.op.glob",
+           "in": "ds.op.in", "notin": "ds.op.notin", "arraycontains": "ds.op.arraycontains",
+           "arraynotcontains": "ds.op.arraynotcontains", "date": "ds.op.date", "isnull": "ds.op.isnull",
+           "notnull": "ds.op.notnull", "isblank": "ds.op.isblank", "notblank": "ds.op.notblank"}
+_HUMAN = re.compile(r'"?(?P<column>[A-Za-z_][\w]*)"? (?P<op>is on date|is not blank|is blank|is not null|is null|'
+                    r'does not contain|contains|ends with|starts with|not like|like|glob|not in|in|'
+                    r'array does not contain|array contains|>=|<=|!=|=|>|<)(?: "?(?P<value>[^"]*)"?)?')
+_HUMAN_OPS = {"is on date": "date", "=": "exact", "!=": "not", "contains": "contains", "does not contain": "notcontains",
+              "ends with": "endswith", "starts with": "startswith", ">": "gt", ">=": "gte", "<": "lt",
+              "<=": "lte", "like": "like", "not like": "notlike", "glob": "glob", "in": "in", "not in": "notin",
+              "array contains": "arraycontains", "array does not contain": "arraynotcontains",
+              "is null": "isnull", "is not null": "notnull", "is blank": "isblank", "is not blank": "notblank"}
+
+
+def lookup_label(key: str, display: str, language: str) -> str:
+    """A filter operator's words ("contains") in ``language``; symbols (=, >) stay."""
+    return i18n.t(LOOKUPS[key], language) if key in LOOKUPS else display
+
+
+def describe_filters(text: str, language: str) -> str:
+    """Datasette's English description of a table's filters and sort ('where status =
+    "awaiting_reply" and overdue = 1 sorted by due_at descending') in ``language``, with
+    column labels and value labels."""
+    from .labels import column_label
+
+    sort = ""
+    match = re.search(r"sorted by (\w+)( descending)?$", text)
+    if match:
+        key = "ds.sorted_by_desc" if match.group(2) else "ds.sorted_by"
+        sort = i18n.t(key, language, column=column_label(match.group(1), language))
+        text = text[: match.start()].strip()
+    parts = []
+    for clause in re.sub(r"^where ", "", text).split(" and ") if text else []:
+        found = _HUMAN.fullmatch(clause.strip())
+        if not found:
+            parts.append(clause)
+            continue
+        op = _HUMAN_OPS[found.group("op")]
+        words = column_label(found.group("column"), language) + " " + lookup_label(op, found.group("op"), language)
+        if found.group("value") is not None:
+            words += " « " + facet_label(found.group("column"), found.group("value"), language) + " »"
+        parts.append(words)
+    where = (i18n.t("ds.where", language) + " " + (" " + i18n.t("ds.and", language) + " ").join(parts)) if parts else ""
+    return " ".join(w for w in (where, sort) if w)
+
+
+def facet_label(column: str, value: object, language: str) -> str:
+    """A facet value as the table shows it: a status's label, yes or no for a 0/1 column."""
+    from .labels import value_label
+
+    if value is None or value == "":
+        return "-"
+    if column in BOOLEAN_COLUMNS and str(value) in ("0", "1"):
+        return i18n.t("yes" if str(value) == "1" else "no", language)
+    return str(value_label(value, language))
+
+
+BOOLEAN_COLUMNS = {"overdue", "overdue_now", "too_few", "is_delivery_report", "acknowledgement_overdue",
+                   "carried_over", "hidden"}

@@ -91,6 +91,11 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
 # column -> (French, English); shared by every table that has the column
 COLUMNS: dict[str, tuple[str, str]] = {
     "id": ("Identifiant", "Id"),
+    "atom_id": ("Identifiant Atom", "Atom id"),
+    "atom_updated": ("Mis à jour (Atom)", "Updated (Atom)"),
+    "atom_title": ("Titre (Atom)", "Title (Atom)"),
+    "atom_content": ("Contenu (Atom)", "Content (Atom)"),
+    "atom_link": ("Lien (Atom)", "Link (Atom)"),
     "message_id": ("Message-ID", "Message-ID"),
     "thread_id": ("Fil", "Thread"),
     "sha256": ("Empreinte SHA-256", "SHA-256"),

@@ -44,6 +44,7 @@ from .labels import column_label, VALUES
 from .settings import DATABASE_NAME, NEVER_SERVED, plugin_settings, STATIC_MOUNT
 
 # shown as local dates in canned query results (tables keep the ISO text, which sorts and filters)
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?$")
 DATE_COLUMNS = {"date", "opened_at", "due_at", "last_letter_at", "last_reply_at", "waiting_since",
                 "created_at", "quarantined_at"}
 
@@ -309,6 +310,9 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             "chrome_word": lambda label: chrome.menu_word(label, language),
             "error_text": lambda error: chrome.error_text(error, language),
             "table_title": lambda table: chrome.table_title(table, language),
+            "describe_filters": lambda text: chrome.describe_filters(text, language),
+            "lookup_label": lambda key, display: chrome.lookup_label(key, display, language),
+            "facet_label": lambda column, value: chrome.facet_label(column, value, language),
             "sanitize_html": sanitize_html,
             "highlight": highlight,
             "json_list": json_list,
@@ -368,9 +372,14 @@ def render_cell(value, column, table, database, datasette):
         return Markup(
             f'<span class="badge badge-{escape(value)}">{escape(_value(value, language))}</span>'
         )
-    if table is None and column in DATE_COLUMNS and isinstance(value, str) and "T" in value:
+    if isinstance(value, str) and (column in DATE_COLUMNS or ISO_TIME.match(value)) and "T" in value:
         shown = local_date(value, language, tz=settings.get("timezone"))
         return Markup(f'<time datetime="{escape(value)}">{escape(shown)}</time>')
+    if isinstance(value, str) and value[:1] in "[{" and value[-1:] in "]}":
+        # JSON kept as data (headers, candidates, reports) reads as code, not as words
+        return Markup(f'<code class="json">{escape(value)}</code>')
+    if column in chrome.BOOLEAN_COLUMNS and str(value) in ("0", "1"):
+        return t("yes" if str(value) == "1" else "no", language)
     if column == "thread_id" and table is None:
         return Markup(f'<a href="{escape(thread_path(datasette, value))}">{escape(value)}</a>')
     return None

@@ -114,7 +114,8 @@ def describe_filters(text: str, language: str) -> str:
         op = _HUMAN_OPS[found.group("op")]
         words = column_label(found.group("column"), language) + " " + lookup_label(op, found.group("op"), language)
         if found.group("value") is not None:
-            words += " « " + facet_label(found.group("column"), found.group("value"), language) + " »"
+            opening, closing = ("« ", " »") if language == "fr" else ("“", "”")
+            words += " " + opening + facet_label(found.group("column"), found.group("value"), language) + closing
         parts.append(words)
     where = (i18n.t("ds.where", language) + " " + (" " + i18n.t("ds.and", language) + " ").join(parts)) if parts else ""
     return " ".join(w for w in (where, sort) if w)

@@ -207,6 +207,14 @@ def extra_css_urls(datasette):
 
 
 @hookimpl
+def extra_js_urls(datasette):
+    if plugin_settings(datasette) is None:
+        return []
+    # deferred: it runs after Datasette's inline script has made the SQL editor
+    return [{"url": datasette.urls.path(f"/{STATIC_MOUNT}/tracker.js"), "module": True}]
+
+
+@hookimpl
 def handle_exception(datasette, request, exception):
     if plugin_settings(datasette) is not None:
         return chrome.error_page(datasette, request, exception)

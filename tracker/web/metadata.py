@@ -151,6 +151,9 @@ def metadata(config: Config) -> dict[str, Any]:
                 # the public address is https: the login cookie is sent over https only
                 "secure_cookies": config.digest.base_url.lower().startswith("https://"),
                 "auth": bool(config.auth.password_hashes),
+                # the accounts that get Datasette's generic pages (web/console.py)
+                "admins": sorted(config.auth.admins),
+                "coordinators": sorted(config.auth.coordinators),
                 "allowed_hosts": allowed_hosts(config),
                 "never_served": list(NEVER_SERVED),
             }

@@ -34,7 +34,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
-from . import calendar, chrome, coalition, desk, pages
+from . import calendar, chrome, coalition, console, desk, pages
 from .context import correspondent_data, home_data, thread_data
 from ..i18n import plural, t
 from .guard import authorizer
@@ -162,6 +162,8 @@ def asgi_wrapper(datasette):
     allowed = plugin_settings(datasette).get("allowed_hosts")
     secure = bool(plugin_settings(datasette).get("secure_cookies"))
 
+    members = console.members_guard(datasette, plugin_settings(datasette), SECURITY_HEADERS)
+
     def wrap(app):
         async def with_security_headers(scope, receive, send):
             if scope["type"] != "http":
@@ -175,6 +177,8 @@ def asgi_wrapper(datasette):
                             "body": b"Misdirected request: unknown host name.\n"})
                 return
 
+            if members is not None and await members(scope, receive, send):
+                return  # a member asked for the admins' console
             csv_cells = None
 
             async def send_with_headers(event):

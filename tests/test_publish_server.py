@@ -175,3 +175,21 @@ def test_demo_builds_and_serves(tmp_path):
         status, _, body = get(url + "/tracker/threads.json?_shape=array&_size=1")
         assert status == 200 and '"status"' in body
     assert (tmp_path / "demo" / "tracker.db").exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_a_taken_port_gives_one_line_suggesting_another_and_exit_1(command, tmp_path):
+    """`tracker demo` / `tracker serve` on a port already listened on: no uvicorn traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        arguments = ["demo", "--dir", str(tmp_path / "demo")] if command == "demo" else \
+            ["--config", str(build_database(tmp_path).path), "serve"]
+        result = subprocess.run([sys.executable, "-m", "tracker", *arguments, "--port", str(port)],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and f"--port {port + 1}" in errors[0] and "already in use" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and "errno" not in result.stderr.lower()
+    assert "Serving" not in result.stderr  # no address that does not answer

@@ -716,6 +716,7 @@ def serve(obj: Context, host: str, port: int) -> None:
     upgrade_elsewhere(obj.config)
     try:
         publish.check_host(obj.config, host)
+        publish.check_port(host, port)
         prefix = obj.config.base_url.strip("/")
         click.echo(f"Serving {obj.config.database} on http://{host}:{port}/{prefix + '/' if prefix else ''} "
                    f"(Ctrl+C to stop)", err=True)
@@ -747,8 +748,9 @@ def demo(obj: Context, port: int, folder: Path | None) -> None:
         target = folder or Path(scratch)
         click.echo(f"Building the demo database in {target} ...", err=True)
         config = config_module.load(demo_module.build(target))
-        click.echo(f"Serving the demo on http://127.0.0.1:{port}/ (Ctrl+C to stop)", err=True)
         try:
+            publish.check_port("127.0.0.1", port)
+            click.echo(f"Serving the demo on http://127.0.0.1:{port}/ (Ctrl+C to stop)", err=True)
             publish.serve(config, host="127.0.0.1", port=port)
         except publish.PublishError as exc:
             raise click.ClickException(str(exc)) from None

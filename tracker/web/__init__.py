@@ -10,11 +10,11 @@ from .hosts import allowed_hosts, check_host, is_loopback
 from .labels import column_label, value_label
 from .metadata import metadata
 from .queries import canned_queries
-from .serve import make_datasette, serve
+from .serve import check_port, make_datasette, serve
 from .settings import DATABASE_NAME, HIDDEN, NEVER_SERVED, STATIC_MOUNT, PublishError
 
 __all__ = [
     "DATABASE_NAME", "HIDDEN", "NEVER_SERVED", "STATIC_MOUNT", "PublishError", "allowed_hosts",
-    "canned_queries", "check_host", "column_label", "is_loopback", "make_datasette", "metadata",
+    "canned_queries", "check_host", "check_port", "column_label", "is_loopback", "make_datasette", "metadata",
     "serve", "value_label",
 ]

@@ -87,6 +87,7 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8001) -> None:
     import uvicorn
 
     check_host(config, host)
+    check_port(host, port)
     warning = plain_http_warning(config, host)
     if warning:
         print(warning, file=sys.stderr)
@@ -94,3 +95,21 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8001) -> None:
     ds = make_datasette(config)
     asyncio.run(ds.invoke_startup())
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise PublishError, in one line that suggests --port, when ``host:port`` is taken."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as uvicorn binds: a port left in TIME_WAIT is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PublishError(f"port {port} on {host} is already in use (another tracker or program); "
+                               f"choose another with --port {port + 1}") from None

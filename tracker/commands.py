@@ -180,5 +180,42 @@ def report_acknowledgements(obj, fmt: str, as_of: str | None) -> None:
     click.echo(acknowledgements.render(found, obj.config, fmt), nl=False)
 
 
-COMMANDS = [commitment_group, meeting, cosigners]
+@click.command(name="attachment-bytes", hidden=True)
+@click.argument("attachment_id")
+@click.pass_obj
+def attachment_bytes(obj, attachment_id: str) -> None:
+    """Write attachment ATTACHMENT_ID's bytes to stdout (the web's child: it reads the private
+    store, which the web process never opens).
+
+    \b
+    Example:
+      tracker attachment-bytes 'MESSAGE-ID#2' > letter.pdf
+    """
+    import sqlite3
+    import sys
+
+    from .web.attachments import part_bytes
+
+    config = obj.config
+    published = sqlite3.connect(f"file:{config.database}?mode=ro", uri=True)
+    try:
+        row = published.execute("select a.sha256, m.sha256 from attachments a join messages m "
+                                "on m.message_id = a.message_id where a.id = ?", [attachment_id]).fetchone()
+    finally:
+        published.close()
+    if row is None:
+        raise click.ClickException(f"no attachment {attachment_id!r}")
+    private = sqlite3.connect(f"file:{config.private_database}?mode=ro", uri=True)
+    try:
+        raw = private.execute("select raw from raw_messages where sha256 = ?", [row[1]]).fetchone()
+    finally:
+        private.close()
+    data = part_bytes(raw[0], row[0]) if raw else None
+    if data is None:
+        raise click.ClickException(f"attachment {attachment_id!r}: its message's bytes are not in the private store")
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+COMMANDS = [commitment_group, meeting, cosigners, attachment_bytes]
 REPORT_ACKNOWLEDGEMENTS = report_acknowledgements

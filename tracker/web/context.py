@@ -110,7 +110,7 @@ async def thread_data(datasette, thread_id: str) -> dict | None:
             people[r["message_id"]].setdefault(r["role"], []).append(r)
         for a in await _rows(
             db,
-            f"select id, message_id, filename, content_type, size from attachments "
+            f"select id, message_id, filename, content_type, size, text from attachments "
             f"where message_id in ({marks}) order by position",
             ids,
         ):

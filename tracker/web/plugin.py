@@ -34,7 +34,7 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode, urlsafe_components
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
-from . import calendar, chrome, coalition, console, desk, pages
+from . import attachments, calendar, chrome, coalition, console, desk, pages
 from .context import correspondent_data, home_data, thread_data
 from ..i18n import plural, t
 from .guard import authorizer
@@ -333,6 +333,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
                 value, language, with_time, settings.get("timezone")
             ),
             "thread_url": lambda thread_id: thread_path(datasette, thread_id),
+            "attachment_url": lambda attachment_id: attachments.attachment_url(datasette, attachment_id),
             "message_url": lambda message_id: datasette.urls.row(
                 DATABASE_NAME, "messages", tilde_encode(str(message_id))
             ),
@@ -370,7 +371,7 @@ def skip_csrf(datasette, scope):
 def register_routes(datasette):
     if plugin_settings(datasette) is None:
         return []
-    return desk.routes() + pages.routes() + coalition.routes() + calendar.routes()
+    return desk.routes() + pages.routes() + coalition.routes() + calendar.routes() + attachments.routes()
 
 
 @hookimpl

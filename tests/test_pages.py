@@ -162,3 +162,23 @@ def test_pages_serve_nothing_private_and_ask_anonymous_visitors_to_log_in(french
         assert "Santé" not in response.text, path
     for path, response in zip(PAGES, logged):
         assert response.status_code == 200, path
+
+
+def test_threads_as_french_csv_from_the_web(french):
+    """/-/threads?format=csv: the filtered threads, every page, semicolons, BOM, dd/mm/yyyy,
+    French headers and values; csv-comma keeps ISO dates and raw values; the page links both."""
+    _, shown = page(french, "/-/threads?status=answered")
+    assert "format=csv" in fetch(french, "/-/threads?status=answered").text
+    response = fetch(french, "/-/threads?status=answered&format=csv")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    lines = text[1:].splitlines()
+    assert lines[0] == "Identifiant;Destinataire;Objet;Statut;Premier envoi;Échéance;Dernière réponse;En retard"
+    assert len(lines) > 120  # the 120 answered threads of the fixture and more: every page, not 50
+    assert re.search(r";\d\d/\d\d/\d{4};", text) and not ISO.search(text)
+    assert ";répondu;" in text and "answered" not in text and text.rstrip().endswith(";non")
+    comma = fetch(french, "/-/threads?status=answered&format=csv-comma").text
+    assert not comma.startswith("\ufeff") and comma.splitlines()[0] == "id,correspondent,subject,status,opened_at,due_at,last_reply_at,overdue"
+    assert ",answered," in comma and ISO.search(comma)

@@ -197,3 +197,17 @@ def days_to_reply_svg(rows: list[dict], language: str, deadline_days: float = 61
     )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def local_day(value: str | None, tz: str | None) -> str:
+    """"2024-03-01T23:30:00+00:00" -> "2024-03-02" in ``tz`` (the coalition's time zone); "" for none."""
+    if not value:
+        return ""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return (moment.astimezone(ZoneInfo(tz)) if tz and moment.tzinfo else moment).date().isoformat()

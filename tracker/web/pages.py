@@ -121,6 +121,8 @@ async def threads_page(datasette, request) -> Response:
         where.append("(tracker_fold(t.subject) like :q escape '\\' or tracker_fold(t.correspondent) like :q escape '\\')")
         params["q"] = "%" + fold(filters["q"]).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     condition = " and ".join(where) or "1"
+    if (args.get("format") or "") in ("csv", "csv-comma"):
+        return await _threads_csv(datasette, condition, params, args.get("format"), language)
     total = (await _rows(datasette, f"select count(*) as n from threads t where {condition}", params))[0]["n"]
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     number = min(_number(args.get("page")), pages)
@@ -138,8 +140,42 @@ async def threads_page(datasette, request) -> Response:
         "previous": page_url(datasette, "threads", **shown, page=number - 1) if number > 1 else None,
         "next": page_url(datasette, "threads", **shown, page=number + 1) if number < pages else None,
         "correspondents": correspondents, "statuses": STATUSES, "problems": problems,
+        "csv": page_url(datasette, "threads", **shown, format="csv"),
+        "csv_comma": page_url(datasette, "threads", **shown, format="csv-comma"),
         "first": (number - 1) * PAGE_SIZE + 1 if total else 0, "last": (number - 1) * PAGE_SIZE + len(rows),
     })
+
+
+CSV_COLUMNS = ("id", "correspondent", "subject", "status", "opened_at", "due_at", "last_reply_at", "overdue")
+
+
+async def _threads_csv(datasette, condition: str, params: dict, fmt: str, language: str) -> Response:
+    """The filtered threads, every page, as the CSV of ``tracker report --format csv`` (French
+    spreadsheets: semicolons, BOM, dd/mm/yyyy, headers and values in the page's language) or
+    ``csv-comma`` (ISO dates, raw values): days in the coalition's time zone."""
+    import io
+
+    from ..report.reports import csv_writer
+    from .format import local_day
+    from .labels import column_label, value_label
+
+    rows = await _rows(datasette, f"select t.id, t.correspondent, t.subject, t.status, t.opened_at, t.due_at, "
+                                  f"t.last_reply_at, {OVERDUE_NOW} as overdue from threads t where {condition} "
+                                  f"order by t.due_at is null, t.due_at, t.opened_at", params)
+    tz = datasette._tracker_config.timezone
+    out = io.StringIO()
+    write = csv_writer(out, fmt, language)
+    write([column_label(c, language) if fmt == "csv" else c for c in CSV_COLUMNS])
+    for r in rows:
+        if fmt == "csv":
+            write([r["id"], r["correspondent"], r["subject"], value_label(r["status"], language),
+                   local_day(r["opened_at"], tz), local_day(r["due_at"], tz), local_day(r["last_reply_at"], tz),
+                   i18n.t("yes" if r["overdue"] else "no", language)])
+        else:
+            write([r[c] for c in CSV_COLUMNS[:-1]] + [int(bool(r["overdue"]))])
+    name = ("fils" if language == "fr" else "threads") + ".csv"
+    return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 # --- unanswered letters -----------------------------------------------------------------------

@@ -71,10 +71,13 @@ def _thread_row(thread: report.Thread, config: Config) -> dict[str, Any]:
     }
 
 
-def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None) -> dict[str, Any]:
+def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None,
+          by_correspondent: bool = False) -> dict[str, Any]:
     """The digest's content at ``now`` (default: now): the template context, documented by
     its keys: ``overdue``, ``due_soon``, ``replies``, ``sent``, ``bounced`` (lists of rows with
-    correspondent, recipients, subject, dates and url), ``stale`` (folders), ``subject``."""
+    correspondent, recipients, subject, dates, url and ``new``: not in last week's digest's
+    list), ``stale`` (folders), ``subject``; ``grouped``: with ``by_correspondent``, every
+    list is ordered by correspondent and the templates head each correspondent's rows."""
     now = (now or datetime.now(timezone.utc)).astimezone(config.tz)
     language, tz = config.language, config.tz
     threads = report.thread_states(db, config, now)
@@ -111,7 +114,21 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
     )
     subject = subject[:1].upper() + subject[1:]  # "Aucun courrier en retard, ..."
     waiting = desk.waiting_count(db)
+    last_soon = week_start + timedelta(days=config.digest.due_soon_days)
+    overdue_rows = [dict(_thread_row(t, config), new=t.state.due_at is not None and t.state.due_at > week_start)
+                    for t in overdue]
+    # last week's digest listed as due soon what fell due up to its own horizon
+    due_soon_rows = [dict(_thread_row(t, config), new=t.state.due_at > last_soon) for t in due_soon]
+    replies = [row for _, row in sorted(replies, key=lambda pair: pair[0])]
+    sent = [row for _, row in sorted(sent, key=lambda pair: pair[0])]
+    bounced_rows = [_thread_row(t, config) for t in bounced]
+    if by_correspondent:
+        # sorted() keeps each correspondent's rows in their own order
+        overdue_rows, due_soon_rows, replies, sent, bounced_rows = (
+            sorted(rows, key=lambda row: row["correspondent"] or "")
+            for rows in (overdue_rows, due_soon_rows, replies, sent, bounced_rows))
     return {
+        "grouped": by_correspondent,
         "subject": subject,
         # said first: what only a person can do, and where (the desk's triage page)
         "waiting": {"count": waiting, "text": i18n.plural("digest.waiting", waiting, language),
@@ -121,11 +138,11 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
         "week_number": now.isocalendar()[1],
         "today": i18n.format_date(now, language),
         "due_soon_days": config.digest.due_soon_days,
-        "overdue": [_thread_row(t, config) for t in overdue],
-        "due_soon": [_thread_row(t, config) for t in due_soon],
-        "replies": [row for _, row in sorted(replies, key=lambda pair: pair[0])],
-        "sent": [row for _, row in sorted(sent, key=lambda pair: pair[0])],
-        "bounced": [_thread_row(t, config) for t in bounced],
+        "overdue": overdue_rows,
+        "due_soon": due_soon_rows,
+        "replies": replies,
+        "sent": sent,
+        "bounced": bounced_rows,
         "stale": stale,
         "stale_never": [s["folder"] for s in stale if not s["date"]],
         "stale_dated": [s for s in stale if s["date"]],

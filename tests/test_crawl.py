@@ -104,8 +104,8 @@ def followed(url: str, root: str) -> bool:
     if not url.startswith(root) or parts.path.endswith((".json", ".csv", ".css", ".js", ".png", ".db", ".atom")):
         return False
     query = dict(parse_qsl(parts.query))
-    return not ({"_format", "_shape", "_json", "_dl"} & set(query)) and "/-/logout" not in parts.path \
-        and not parts.path.startswith(("/-/static", "/-/actor", "/-/permissions", "/-/messages",
+    return not ({"_format", "_shape", "_json", "_dl", "format"} & set(query)) and "/-/logout" not in parts.path \
+        and not parts.path.startswith(("/-/static", "/-/attachments/", "/-/actor", "/-/permissions", "/-/messages",
                                        "/-/allow-debug", "/-/config", "/-/settings", "/-/threads.csv"))
 
 

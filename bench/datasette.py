@@ -8,9 +8,12 @@ measured by bench/import.py, not here), then times in-process requests through D
 - a thread page (HTML, several different threads),
 - the ``unanswered`` canned query as of today and as of a past date (JSON, up to 1,000 rows),
 - a search (canned ``search`` query, a common word and a rarer accent-folded phrase; HTML),
-- the home page (overdue per correspondent and the chart).
+- the home page (overdue per correspondent and the chart),
+- tracker's own pages (threads list, filters and CSV, unanswered, responsiveness, search), a
+  ministry page, the desk's triage and letter pages, Datasette's threads and messages tables,
+  a query page, the database page and a 404.
 
-Goal: under 150 ms each with 100,000 messages.
+Goal: p95 under 150 ms on every page with 100,000 messages.
 
     python bench/datasette.py                      # 100,000 messages in a temporary folder
     python bench/datasette.py --messages 20000 --keep /tmp/bench-ds   # keep (and reuse) the db
@@ -162,7 +165,7 @@ def timed(ds, path: str, repeat: int) -> list[float]:
             started = time.perf_counter()
             response = await ds.client.get(path)
             times.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
+            if response.status_code != (404 if "nonexistent" in path else 200):
                 raise SystemExit(f"{path}: HTTP {response.status_code}")
         return times
 
@@ -197,6 +200,7 @@ def main() -> None:
     rng = random.Random(7)
     thread_ids = [r[0] for r in conn.execute(
         "select thread_id from thread_messages group by thread_id having count(*) >= 3 limit 2000")]
+    correspondents = [r[0] for r in conn.execute("select id from correspondents order by id")]
     conn.close()
     print(f"database: {counts[0]:,} messages, {counts[1]:,} threads, {counts[2]:,} PDF texts")
     from datasette.utils import tilde_encode
@@ -211,7 +215,24 @@ def main() -> None:
         ("search 'reponse' (HTML, 75 rows)", ["/tracker/search?q=reponse"], True),
         ("search 'hebergement mineurs' (HTML)", ["/tracker/search?q=hebergement+mineurs"], True),
         ("search 'CET-000123' (HTML)", ["/tracker/search?q=CET-000123"], True),
-        ("home page (HTML)", ["/"], False),
+        ("home page (HTML)", ["/"], True),
+        # tracker's own pages (web/pages.py), the ministry page, the desk, the generic pages
+        ("/-/threads (first page of 50)", ["/-/threads"], True),
+        ("/-/threads?q=hebergement (accent-folded)", ["/-/threads?q=hebergement"], True),
+        ("/-/threads overdue, awaiting reply", ["/-/threads?status=awaiting_reply&overdue=1"], True),
+        ("/-/threads?format=csv (every thread)", ["/-/threads?format=csv"], True),
+        ("/-/unanswered", ["/-/unanswered"], True),
+        ("/-/unanswered?group=1", ["/-/unanswered?group=1"], True),
+        ("/-/responsiveness", ["/-/responsiveness"], True),
+        ("/-/search?q=reponse", ["/-/search?q=reponse"], True),
+        ("ministry page", [f"/tracker/correspondents/{tilde_encode(c)}" for c in correspondents[:3]], True),
+        ("/-/desk/triage", ["/-/desk/triage"], True),
+        ("/-/desk/letter", ["/-/desk/letter"], True),
+        ("threads table (Datasette, facets)", ["/tracker/threads"], True),
+        ("messages table (Datasette)", ["/tracker/messages"], True),
+        ("responsiveness query (HTML)", ["/tracker/responsiveness"], True),
+        ("database page", ["/tracker"], True),
+        ("page not found (404)", ["/-/nonexistent"], True),
     ]
     print(f"{'request':42} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
     worst = 0.0
@@ -226,9 +247,9 @@ def main() -> None:
         p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
         print(f"{label:42} {statistics.median(times):10.1f} {p95:8.1f} {times[-1]:8.1f}")
         if counts:
-            worst = max(worst, statistics.median(times))
-    print(f"goal, medians under 150 ms (thread page, unanswered, search): "
-          f"{'met' if worst < 150 else 'NOT met'} (slowest {worst:.0f} ms)")
+            worst = max(worst, p95)
+    print(f"goal, p95 under 150 ms on every page counted: "
+          f"{'met' if worst < 150 else 'NOT met'} (slowest p95 {worst:.0f} ms)")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

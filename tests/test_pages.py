@@ -182,3 +182,25 @@ def test_threads_as_french_csv_from_the_web(french):
     comma = fetch(french, "/-/threads?status=answered&format=csv-comma").text
     assert not comma.startswith("\ufeff") and comma.splitlines()[0] == "id,correspondent,subject,status,opened_at,due_at,last_reply_at,overdue"
     assert ",answered," in comma and ISO.search(comma)
+
+
+def test_unanswered_shows_the_oldest_and_links_the_rest(tmp_path, monkeypatch):
+    """A page of thousands of overdue letters took seconds (bench/datasette.py): the oldest
+    UNANSWERED_SHOWN are listed, counted out of all, and the threads list has the rest."""
+    from tracker.web import pages
+
+    config = build_database(tmp_path)
+    db = store.open_db(config.database)
+    db["threads"].insert_all(
+        [{"id": f"t-late-{i}", "correspondent_id": "justice", "correspondent": "Ministère de la Justice",
+          "subject": f"Retard {i}", "status": "awaiting_reply", "opened_at": "2023-01-01T10:00:00+00:00",
+          "due_at": f"2023-03-0{i + 1}T23:59:59+01:00", "overdue": 1} for i in range(3)], alter=True)
+    db.conn.close()
+    everything, _ = page(config, "/-/unanswered")
+    assert 'class="more"' not in everything.text  # 4 overdue letters, all shown
+    monkeypatch.setattr(pages, "UNANSWERED_SHOWN", 2)
+    response, _ = page(config, "/-/unanswered")
+    assert "Les 2 plus anciennes des 4 lettres en retard sont affichées." in response.text
+    assert 'href="/-/threads?overdue=1"' in response.text
+    assert "<strong>4 fils</strong>" in response.text
+    assert "Retard 0" in response.text and "Retard 2" not in response.text  # the oldest first

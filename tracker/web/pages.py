@@ -181,6 +181,9 @@ async def _threads_csv(datasette, condition: str, params: dict, fmt: str, langua
 # --- unanswered letters -----------------------------------------------------------------------
 
 
+UNANSWERED_SHOWN = 500
+
+
 async def unanswered_page(datasette, request) -> Response:
     """``page`` = {rows: [thread + days_waiting, days_overdue], grouped: bool, groups:
     [{correspondent_id, correspondent, rows}], bounced: [threads]}."""
@@ -191,8 +194,10 @@ async def unanswered_page(datasette, request) -> Response:
         f"select t.id, t.correspondent_id, t.correspondent, t.subject, t.status, t.opened_at, t.due_at, "
         f"cast(julianday('now') - julianday(t.opened_at) as integer) as days_waiting, "
         f"cast(julianday('now') - julianday(t.due_at) as integer) as days_overdue "
-        f"from threads t where {OVERDUE_NOW} order by t.due_at, t.correspondent",
+        f"from threads t where {OVERDUE_NOW} order by t.due_at, t.correspondent limit {UNANSWERED_SHOWN}",
     )
+    # a page of thousands of rows takes seconds to render: the oldest first, the rest in /-/threads
+    total = (await _rows(datasette, f"select count(*) as n from threads t where {OVERDUE_NOW}"))[0]["n"]
     groups: dict[str, dict] = {}
     for row in rows:
         groups.setdefault(row["correspondent_id"], {"correspondent_id": row["correspondent_id"],
@@ -203,7 +208,8 @@ async def unanswered_page(datasette, request) -> Response:
         "order by opened_at desc",
     )
     return await _render(datasette, request, "page_unanswered.html", {
-        "rows": rows, "grouped": grouped,
+        "rows": rows, "grouped": grouped, "total": total,
+        "more": page_url(datasette, "threads", overdue=1) if total > len(rows) else None,
         "groups": sorted(groups.values(), key=lambda g: (-len(g["rows"]), g["correspondent"] or "")),
         "bounced": bounced,
     })

@@ -98,3 +98,34 @@ import urllib.error  # noqa: E402
 class NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+def test_a_postal_scan_is_served_from_the_private_store_by_the_child(demo, tmp_path):
+    """The desk's postal scans: the thread page links /-/scans/ID, which sends the scan's bytes
+    (private scan_files, read by `tracker attachment-bytes --scan`), the server never opening it."""
+    from tracker import store
+    from tracker.config import load
+    from tracker.demo.mime import make_pdf
+    from tracker.thread import desk
+
+    for name in ("tracker.db", "tracker-private.db"):
+        shutil.copyfile(demo.parent / name, tmp_path / name)
+    config_path = tmp_path / "tracker.toml"
+    config_path.write_text(demo.read_text())
+    config = load(config_path)
+    db = store.open_db(config.database, private=config.private_database)
+    thread = db.execute("select id from threads where status = 'awaiting_reply' order by id limit 1").fetchone()[0]
+    scan = make_pdf("réponse par courrier postal") + b"%SCAN-BYTES-ONLY-IN-THE-PRIVATE-STORE"
+    desk.answered_by_post(db, config, thread, "3 mars 2026", scan=desk.Upload("courrier.pdf", scan))
+    db.close()
+    with running_server(config_path) as url:
+        status, _, page = get(url + "/tracker/threads/" + tilde_encode(thread))
+        link = re.search(r'<a href="(/-/scans/\d+)" download>', page)
+        assert status == 200 and link, "no link to the scan on the thread page"
+        status, headers, body = download(url + link.group(1))
+        assert get(url + "/-/scans/999999")[0] == 404
+        pid = running.last.pid
+        opened = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    assert status == 200 and body == scan and headers["Content-Disposition"].startswith("attachment;")
+    assert not any("private" in Path(name).name for name in opened) and "tracker-private.db" not in maps

@@ -181,15 +181,17 @@ def report_acknowledgements(obj, fmt: str, as_of: str | None) -> None:
 
 
 @click.command(name="attachment-bytes", hidden=True)
+@click.option("--scan", is_flag=True, help="ATTACHMENT_ID is a postal scan's id (table scans).")
 @click.argument("attachment_id")
 @click.pass_obj
-def attachment_bytes(obj, attachment_id: str) -> None:
+def attachment_bytes(obj, attachment_id: str, scan: bool) -> None:
     """Write attachment ATTACHMENT_ID's bytes to stdout (the web's child: it reads the private
     store, which the web process never opens).
 
     \b
     Example:
-      tracker attachment-bytes 'MESSAGE-ID#2' > letter.pdf
+      tracker attachment-bytes 'MESSAGE-ID/0' > letter.pdf
+      tracker attachment-bytes --scan 3 > scan.pdf
     """
     import sqlite3
     import sys
@@ -197,6 +199,22 @@ def attachment_bytes(obj, attachment_id: str) -> None:
     from .web.attachments import part_bytes
 
     config = obj.config
+    if scan:
+        published = sqlite3.connect(f"file:{config.database}?mode=ro", uri=True)
+        try:
+            row = published.execute("select sha256 from scans where id = ?", [attachment_id]).fetchone()
+        finally:
+            published.close()
+        private = sqlite3.connect(f"file:{config.private_database}?mode=ro", uri=True)
+        try:
+            raw = private.execute("select raw from scan_files where sha256 = ?", [row[0]]).fetchone() if row else None
+        finally:
+            private.close()
+        if raw is None:
+            raise click.ClickException(f"no scan {attachment_id!r} in the private store")
+        sys.stdout.buffer.write(raw[0])
+        sys.stdout.buffer.flush()
+        return
     published = sqlite3.connect(f"file:{config.database}?mode=ro", uri=True)
     try:
         row = published.execute("select a.sha256, m.sha256 from attachments a join messages m "

@@ -40,19 +40,33 @@ def attachment_url(datasette, attachment_id: str) -> str:
     return datasette.urls.path("/-/attachments/" + tilde_encode(str(attachment_id)))
 
 
+def scan_url(datasette, scan_id: int) -> str:
+    return datasette.urls.path(f"/-/scans/{int(scan_id)}")
+
+
 async def attachment(request, datasette):
     """Send attachment ``id``'s bytes to a visitor who may see its thread."""
+    return await _send(request, datasette, tilde_decode(request.url_vars["id"]), scan=False)
+
+
+async def scan(request, datasette):
+    """Send a postal scan's bytes (the desk's ``scans``, bytes in the private ``scan_files``)."""
+    return await _send(request, datasette, request.url_vars["id"], scan=True)
+
+
+async def _send(request, datasette, item_id: str, scan: bool) -> Response:
     config = datasette._tracker_config
-    attachment_id = tilde_decode(request.url_vars["id"])
     if config.auth.password_hashes and not request.actor:
         return Response.redirect(datasette.urls.path("/-/login"))
-    found = (await datasette.get_database(DATABASE_NAME).execute(
-        "select a.filename, a.content_type from attachments a join messages m on m.message_id = a.message_id "
-        "where a.id = ?", [attachment_id])).first()
+    sql = ("select filename, content_type from scans where id = ?" if scan else
+           "select a.filename, a.content_type from attachments a join messages m on m.message_id = a.message_id "
+           "where a.id = ?")
+    found = (await datasette.get_database(DATABASE_NAME).execute(sql, [item_id])).first()
     if found is None:
         return Response.text("Not found", status=404)
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tracker", "--config", str(config.path), "attachment-bytes", attachment_id,
+        sys.executable, "-m", "tracker", "--config", str(config.path), "attachment-bytes",
+        *(["--scan"] if scan else []), item_id,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         data, _ = await asyncio.wait_for(child.communicate(), CHILD_SECONDS)
@@ -70,4 +84,4 @@ async def attachment(request, datasette):
 
 
 def routes() -> list:
-    return [(ROUTE, attachment)]
+    return [(ROUTE, attachment), (r"/-/scans/(?P<id>\d+)$", scan)]

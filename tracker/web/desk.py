@@ -155,7 +155,7 @@ async def thread_desk(datasette, request, thread_id: str) -> dict:
         "from marks where thread_id = ? union all select id, action, on_date, message_id, note, created_at, "
         "made_by, undone_at, undone_by from marks_undone where thread_id = ? order by id", [thread_id, thread_id]))
     scans = _dicts(await db.execute(
-        "select s.mark_id, s.filename, s.content_type, s.size, substr(s.text, 1, 2000) as text, "
+        "select s.id, s.mark_id, s.filename, s.content_type, s.size, substr(s.text, 1, 2000) as text, "
         "exists(select 1 from marks k where k.id = s.mark_id) as in_force from scans s where s.thread_id = ? "
         "order by s.id", [thread_id]))
     others = _dicts(await db.execute(

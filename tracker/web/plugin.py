@@ -334,6 +334,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             ),
             "thread_url": lambda thread_id: thread_path(datasette, thread_id),
             "attachment_url": lambda attachment_id: attachments.attachment_url(datasette, attachment_id),
+            "scan_url": lambda scan_id: attachments.scan_url(datasette, scan_id),
             "message_url": lambda message_id: datasette.urls.row(
                 DATABASE_NAME, "messages", tilde_encode(str(message_id))
             ),

@@ -55,3 +55,23 @@ def test_what_became_overdue_this_week_is_marked_new(demo):
     assert text.count("[NOUVEAU]") == len(marked) + sum(1 for r in flat["due_soon"] if r["new"])
     assert html.count(">NOUVEAU</strong>") == text.count("[NOUVEAU]")
     assert week_start < now
+
+
+def test_the_config_groups_the_digest_by_ministry(tmp_path):
+    """`[digest] group = "correspondent"` is what `tracker digest` reads; a wrong value is a
+    config error naming the key and what to write."""
+    from click.testing import CliRunner
+
+    from tracker import demo as demo_module
+    from tracker.cli import cli
+    from tracker.config import ConfigError
+
+    path = demo_module.build(tmp_path / "demo")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[digest]\n", '[digest]\ngroup = "correspondent"\n', 1), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(path), "digest", "--dry-run", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "\n# " in result.output  # a ministry's heading in the text part
+    path.write_text(text.replace("[digest]\n", '[digest]\ngroup = "ministry"\n', 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match='digest.group must be "correspondent"'):
+        load(path)

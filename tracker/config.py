@@ -128,6 +128,7 @@ class Digest:
     base_url: str = "http://127.0.0.1:8001"
     weekday: str = "monday"
     due_soon_days: int = 14
+    group: str = ""  # "correspondent": every list grouped by ministry
 
 
 @dataclass
@@ -233,7 +234,7 @@ SCHEMA: dict[str, Any] = {
     ],
     "members": [{"name": str, "short_name": str, "aliases": list}],
     "calendar": {"token_env": str, "token_file": str},
-    "digest": {"to": list, "from": str, "base_url": str, "weekday": str, "due_soon_days": int},
+    "digest": {"to": list, "from": str, "base_url": str, "weekday": str, "due_soon_days": int, "group": str},
     "smtp": {
         "host": str,
         "port": int,
@@ -500,9 +501,13 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
         base_url=digest.get("base_url", Digest.base_url).rstrip("/"),
         weekday=digest.get("weekday", "monday").lower(),
         due_soon_days=digest.get("due_soon_days", 14),
+        group=digest.get("group", ""),
     )
     if config.digest.weekday not in WEEKDAYS:
         raise ConfigError(f"{path}: digest.weekday must be one of {', '.join(WEEKDAYS)}")
+    if config.digest.group not in ("", "correspondent"):
+        raise ConfigError(f'{path}: digest.group must be "correspondent" (each ministry\'s letters together) or '
+                          f'absent (one list by date), not "{config.digest.group}"')
 
     if "smtp" in data:
         smtp = data["smtp"]

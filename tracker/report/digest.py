@@ -317,7 +317,8 @@ def run(
             return Outcome("already_sent", week, detail=f"{week}: already sent on {already[0]} ({already[1]})")
         if now.weekday() < WEEKDAYS.index(config.digest.weekday):
             return Outcome("not_yet", week, detail=f"{week}: the digest goes out from {config.digest.weekday}")
-    message = compose(build(db, config, now), config, recipients, now)
+    message = compose(build(db, config, now, by_correspondent=config.digest.group == "correspondent"),
+                      config, recipients, now)
     if dry_run:
         return Outcome("dry_run", week, message)
     send(message, config)

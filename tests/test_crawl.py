@@ -22,7 +22,7 @@ from tests.test_publish_server import running_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from tests.test_browser import ARGS, CHROMIUM  # noqa: E402
+from tests.support.browser import browser, shots  # noqa: E402,F401
 
 PER_KIND = 1
 MAX_PAGES = 160
@@ -182,16 +182,6 @@ def demo_configs(tmp_path_factory):
     english = folder / "tracker.toml"
     english.write_text(french.read_text().replace('language = "fr"', 'language = "en"', 1))
     return {"fr": french, "en": english}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 EXPECTED_KINDS = ["/", "/tracker", "/tracker/threads", "/tracker/threads/*", "/tracker/correspondents/*",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.test_browser import ARGS, CHROMIUM
+from tests.support.browser import browser, shots  # noqa: F401
 from tests.test_desk import demo_source  # noqa: F401  (the fixture)
 from tests.test_desk_web import PASSWORDS, with_accounts
 from tests.test_publish_server import running, running_server
@@ -22,23 +22,6 @@ from tracker.cli import cli
 from tracker.demo.mime import make_pdf
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    folder = Path(os.environ.get("TRACKER_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def log_in(page, url, user):

@@ -21,6 +21,7 @@ import zlib
 import pytest
 
 from tests.conftest import ROOT
+from tracker.demo.mime import pdf_file
 
 HEAD = (
     b"From: cabinet@interieur.gouv.fr\nTo: coordination@collectif.example.org\n"
@@ -54,16 +55,7 @@ def pdf_bomb(inflated: int) -> bytes:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return out
+    return pdf_file(objects, header=b"%PDF-1.4\n")
 
 
 def pdf_letter(inflated: int) -> bytes:

@@ -172,7 +172,14 @@ def make_pdf(text: str, title: str = "Courrier", padding: bytes = b"") -> bytes:
     ]
     if padding:
         objects.append(b"<< /Length %d >>\nstream\n" % len(padding) + padding + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf_file(objects, trailer=b"/Info 6 0 R")
+
+
+def pdf_file(objects: list[bytes], *, trailer: bytes = b"",
+             header: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n") -> bytes:
+    """A PDF file of ``objects`` (numbered from 1, the first the catalog), with its cross-reference
+    table; ``trailer`` adds entries to the trailer dictionary."""
+    out = bytearray(header)
     offsets = []
     for number, obj in enumerate(objects, 1):
         offsets.append(len(out))
@@ -180,8 +187,8 @@ def make_pdf(text: str, title: str = "Courrier", padding: bytes = b"") -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-            % (len(objects) + 1, xref))
+    extra = b" " + trailer if trailer else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, extra, xref)
     return bytes(out)
 
 

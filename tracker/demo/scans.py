@@ -14,6 +14,8 @@ import math
 import random
 import textwrap
 
+from .mime import pdf_file
+
 A4_INCHES = (8.27, 11.69)
 FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", "/usr/share/fonts/dejavu/DejaVuSerif.ttf")
 
@@ -116,16 +118,7 @@ def scan_pdf(pages: list[bytes], dpi: int = 200) -> bytes:
             b"/Contents %d 0 R >>" % (*points, image_number, image_number + 1)
         )
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, obj in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 def answer_letter(*, body: str, place: str, day: str, cited: str, subject: str, reference: str,

@@ -134,3 +134,28 @@ def test_auth_takes_hashes_not_passwords_and_distinct_users(tmp_path):
     twins = MINIMAL + f'[auth]\npassword_hashes = {{ "alice.b" = "{good}", "alice_b" = "{good}" }}\n'
     with pytest.raises(ConfigError, match="differ only by"):
         config.load(write(tmp_path, twins))
+
+
+def test_as_of_judges_everything_at_the_end_of_that_day(tmp_path):
+    from datetime import date, datetime, timezone
+
+    path = tmp_path / "tracker.toml"
+    coalition = '[coalition]\nname = "C"\ndomains = ["c.example.org"]\n'
+    path.write_text('database = "t.db"\ntimezone = "Europe/Paris"\nas_of = "2026-08-28"\n' + coalition, encoding="utf-8")
+    loaded = config.load(path)
+    assert loaded.as_of == date(2026, 8, 28)
+    # 23:59:59 in Paris (UTC+2 in summer)
+    assert loaded.now() == datetime(2026, 8, 28, 21, 59, 59, tzinfo=timezone.utc)
+    path.write_text('database = "t.db"\n' + coalition, encoding="utf-8")
+    unset = config.load(path)
+    assert unset.as_of is None
+    assert abs((unset.now() - datetime.now(timezone.utc)).total_seconds()) < 5
+
+
+def test_a_bad_as_of_names_the_file_the_key_and_the_fix(tmp_path):
+    path = tmp_path / "tracker.toml"
+    path.write_text('database = "t.db"\nas_of = "28/08/2026"\n[coalition]\nname = "C"\ndomains = ["c.example.org"]\n', encoding="utf-8")
+    with pytest.raises(config.ConfigError) as error:
+        config.load(path)
+    message = str(error.value)
+    assert str(path) in message and "as_of" in message and "YYYY-MM-DD" in message

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -186,6 +186,16 @@ class Config:
     # the secret of the calendar feed's URL (/-/calendar/TOKEN.ics), from calendar.token_env/_file
     calendar_token_env: str | None = None
     calendar_token_file: str | None = None
+    # judge every status, report, page and digest as of the end of this day instead of now
+    # (the demo sets it to its last day; unset in real use)
+    as_of: date | None = None
+
+    def now(self) -> datetime:
+        """The moment statuses are judged at: the end of ``as_of`` (local time) if set, else
+        now; an aware UTC datetime."""
+        if self.as_of is None:
+            return datetime.now(timezone.utc)
+        return datetime.combine(self.as_of, time(23, 59, 59), tzinfo=self.tz).astimezone(timezone.utc)
 
     def calendar_token(self) -> str | None:
         """The calendar feed's secret, or None when no [calendar] token is configured."""
@@ -211,6 +221,7 @@ SCHEMA: dict[str, Any] = {
     "private_database": str,
     "language": str,
     "timezone": str,
+    "as_of": (str, date),
     "base_url": str,
     "coalition": {"name": str, "addresses": list, "domains": list},
     "mailbox": {
@@ -402,6 +413,14 @@ def from_dict(data: dict[str, Any], path: Path) -> Config:
             f"(a catalog in tracker/locale/ adds a language)"
         )
     config.timezone = data.get("timezone", "Europe/Paris")
+    if data.get("as_of"):
+        try:
+            config.as_of = date.fromisoformat(str(data["as_of"]).strip())
+        except ValueError:
+            raise ConfigError(
+                f'{path}: as_of "{data["as_of"]}" is not a date; write YYYY-MM-DD (for example '
+                f'as_of = "2026-09-01"), or remove the key to judge statuses as of today'
+            ) from None
     try:
         ZoneInfo(config.timezone)
     except (ZoneInfoNotFoundError, ValueError):

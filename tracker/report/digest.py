@@ -78,7 +78,7 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
     correspondent, recipients, subject, dates, url and ``new``: not in last week's digest's
     list), ``stale`` (folders), ``subject``; ``grouped``: with ``by_correspondent``, every
     list is ordered by correspondent and the templates head each correspondent's rows."""
-    now = (now or datetime.now(timezone.utc)).astimezone(config.tz)
+    now = (now or config.now()).astimezone(config.tz)
     language, tz = config.language, config.tz
     threads = report.thread_states(db, config, now)
     week_start = now - timedelta(days=7)

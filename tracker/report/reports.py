@@ -53,7 +53,7 @@ def parse_as_of(text: str | None, config: Config) -> datetime:
     """``--as-of``: a day ("2026-12-03": the end of that day in the user's time zone) or an
     ISO 8601 moment; ``None`` is now. Raises ``ValueError`` with what to write."""
     if text is None:
-        return datetime.now(timezone.utc).astimezone(config.tz)
+        return config.now().astimezone(config.tz)
     try:
         if len(text.strip()) == 10:
             day = date.fromisoformat(text.strip())
@@ -190,12 +190,12 @@ def thread_states(
     as_of: datetime | None = None,
     keep: Callable[[status.ThreadState], bool] | None = None,
 ) -> list[Thread]:
-    """Every thread that existed at ``as_of`` (default now), oldest first, as
+    """Every thread that existed at ``as_of`` (default: now, or the config's ``as_of``), oldest first, as
     ``thread.views.decide`` sees it from the messages and marks dated up to then (the same
     decision as ``tracker threads --as-of``). Threads of a correspondent no longer in the
     config are left out, as ``tracker threads`` does; so are those whose state ``keep``
     refuses, before their messages are read out."""
-    as_of = (as_of or datetime.now(timezone.utc)).astimezone(config.tz)
+    as_of = (as_of or config.now()).astimezone(config.tz)
     to_addresses: dict[str, list[str]] = {}
     for message_id, address in db.execute(
         "select message_id, address from recipients where role = 'to' order by position"
@@ -257,8 +257,8 @@ class Unanswered:
 
 
 def unanswered(db: sqlite_utils.Database, config: Config, as_of: datetime | None = None) -> Unanswered:
-    """The overdue and bounced threads at ``as_of`` (default now)."""
-    as_of = (as_of or datetime.now(timezone.utc)).astimezone(config.tz)
+    """The overdue and bounced threads at ``as_of`` (default: now, or the config's ``as_of``)."""
+    as_of = (as_of or config.now()).astimezone(config.tz)
     threads = thread_states(db, config, as_of, keep=lambda state: state.overdue or state.status == "bounced")
     overdue = [t for t in threads if t.overdue]
     overdue.sort(key=lambda t: (t.state.first_unanswered_at, t.id))
@@ -345,7 +345,7 @@ def responsiveness(
     db: sqlite_utils.Database, config: Config, as_of: datetime | None = None
 ) -> list[Responsiveness]:
     """Per correspondent (every configured one, then any other that has threads), at ``as_of``."""
-    as_of = (as_of or datetime.now(timezone.utc)).astimezone(config.tz)
+    as_of = (as_of or config.now()).astimezone(config.tz)
     rows: dict[str, Responsiveness] = {}
     for correspondent in config.correspondents:
         rows[correspondent.name] = Responsiveness(correspondent.slug, correspondent.name, 0, 0, 0)

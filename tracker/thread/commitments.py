@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import sqlite_utils
 
@@ -138,7 +138,7 @@ def _current(config: Config) -> dict[str, Correspondent]:
 def _today(config: Config, as_of: datetime | date | None) -> date:
     if isinstance(as_of, datetime):
         return as_of.astimezone(config.tz).date()
-    return as_of or datetime.now(timezone.utc).astimezone(config.tz).date()
+    return as_of or config.now().astimezone(config.tz).date()
 
 
 COLUMNS = ("id, correspondent_id, words, due_on, said_on, said_in, thread_id, message_id, meeting_id, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from .lookup import GROUPING_KEYS, REPLY_KINDS, Info, Letter, MemoryLookup, answered_dates, group_letters
 from .views import decide, marks_of, state_columns
@@ -49,7 +48,7 @@ class FullRun:
                 f"create temp table full_{name} ({', '.join(c + (' integer' if c == 'overdue' else ' text') for c in columns)}, "
                 f"primary key ({', '.join(key)})){' without rowid' if name == 'thread_messages' else ''}"
             )  # (short rows only: a long row makes a without-rowid table slower)
-        self.now = datetime.now(timezone.utc)
+        self.now = self.config.now()
         self._renamed_by_reshuffle()
         self.marks = marks_of(self.db, None)
         attached = self._attachments()

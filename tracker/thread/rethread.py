@@ -85,7 +85,7 @@ def rethread(
         if changed:
             affected = conversations.update(db, changed)
             Threader(db, config).run(affected)
-        refresh_overdue(db)
+        refresh_overdue(db, config.now())
         unstage(db)
 
 

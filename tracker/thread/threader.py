@@ -8,7 +8,6 @@ both runs), ``views`` (the status a thread's members and marks decide).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Iterable
 
 import sqlite_utils
@@ -119,7 +118,7 @@ class Threader(KeyDerivation, FullRun, IncrementalRun, LetterReads, Placement):
             existing = dict(self.q_in("select id, correspondent_id from threads where id in ({in_})", thread_ids))
         members = members_of(self.db, None if thread_ids is None else sorted(existing))
         marks = marks_of(self.db, None if thread_ids is None else sorted(existing))
-        now = datetime.now(timezone.utc)
+        now = self.config.now()
         updates = []
         for tid, cid in existing.items():
             correspondent = self.by_id.get(cid)

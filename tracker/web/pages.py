@@ -192,8 +192,8 @@ async def unanswered_page(datasette, request) -> Response:
     rows = await _rows(
         datasette,
         f"select t.id, t.correspondent_id, t.correspondent, t.subject, t.status, t.opened_at, t.due_at, "
-        f"cast(julianday('now') - julianday(t.opened_at) as integer) as days_waiting, "
-        f"cast(julianday('now') - julianday(t.due_at) as integer) as days_overdue "
+        f"cast(julianday(tracker_now()) - julianday(t.opened_at) as integer) as days_waiting, "
+        f"cast(julianday(tracker_now()) - julianday(t.due_at) as integer) as days_overdue "
         f"from threads t where {OVERDUE_NOW} order by t.due_at, t.correspondent limit {UNANSWERED_SHOWN}",
     )
     # a page of thousands of rows takes seconds to render: the oldest first, the rest in /-/threads

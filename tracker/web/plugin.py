@@ -4,7 +4,7 @@ Hooks, each doing one thing:
 
 - ``prepare_connection``: the SQLite authorizer of :mod:`tracker.web.guard` (private tables,
   leaking virtual tables and functions) on every Datasette connection, and the SQL helpers the canned queries use (``tracker_fts``,
-  ``tracker_row_url``).
+  ``tracker_row_url``, ``tracker_now``: the config's ``as_of`` or the clock).
 - ``asgi_wrapper``: formula cells of every CSV export neutralized and the login cookie made
   HttpOnly, SameSite=Lax, expiring and (https) Secure (:mod:`tracker.web.responses`); and
   a Content-Security-Policy on every response. Scripts may only come from
@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,10 @@ def thread_path(datasette, thread_id: str) -> str:
     return datasette.urls.row(DATABASE_NAME, "threads", tilde_encode(str(thread_id)))
 
 
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
 @hookimpl
 def prepare_connection(conn, database, datasette):
     settings = plugin_settings(datasette)
@@ -85,6 +90,9 @@ def prepare_connection(conn, database, datasette):
     conn.set_authorizer(authorizer(settings.get("never_served", NEVER_SERVED)))
     conn.create_function("tracker_fts", 1, fts_query, deterministic=True)
     conn.create_function("tracker_fold", 1, pages.fold, deterministic=True)
+    # what the pages' SQL calls now: the config's as_of (the demo's last day), or the clock
+    fixed = settings.get("now")
+    conn.create_function("tracker_now", 0, (lambda: fixed) if fixed else _utc_now)
     root = (settings.get("feed_root") or "").rstrip("/")
 
     def row_url(table, pk):

@@ -9,12 +9,12 @@ from typing import Any
 
 # --- canned queries -------------------------------------------------------------------------
 
-_AS_OF = "coalesce(nullif(:as_of, ''), date('now'))"
+_AS_OF = "coalesce(nullif(:as_of, ''), date(tracker_now()))"
 
 # Overdue now, from the due date rather than the stored flag: rethreading after a sync only
 # revisits the threads that received mail, so the flag of a quiet thread can be stale.
 OVERDUE_NOW = (
-    "(t.status in ('awaiting_reply', 'acknowledged') and julianday(t.due_at) < julianday('now'))"
+    "(t.status in ('awaiting_reply', 'acknowledged') and julianday(t.due_at) < julianday(tracker_now()))"
 )
 
 
@@ -145,7 +145,7 @@ from messages m
   left join thread_messages tm on tm.message_id = m.message_id
   left join threads t on t.id = tm.thread_id
 where m.direction = 'incoming' and m.kind = 'reply'
-  and m.date >= date('now', '-6 days', 'weekday 1')
+  and m.date >= date(tracker_now(), '-6 days', 'weekday 1')
 order by m.date desc
 """,
         },

@@ -40,7 +40,6 @@ KNOWN_MISSES = {
     "bounceparser__exim-from-empty-one-line-body.eml": "From \"\" and a one-line body: nothing says bounce",
     "bounceparser__groupwise-message-status-undeliverable.eml": "GroupWise prose names the address nowhere we read",
     "bounceparser__sendmail-plain-text-expanded-from.eml": "flufl.bounce also names the address before expansion",
-    "bounceparser__thank-you-for-your-email-precedence-bulk.eml": "Precedence: bulk thanks read as bulk",
     "bounceparser__xwall-non-delivery-report-spam.eml": "XWall names the address only in the quoted copy",
 }
 

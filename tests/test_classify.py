@@ -273,6 +273,18 @@ RULES = [
         message("Offre spéciale", "Promotions", headers={"precedence": "junk"}),
         "other",
     ),
+    (
+        "Precedence: bulk from a null return path is an autoresponder",
+        message("Re: Votre courrier", "Thank you for your e-mail. I will endeavour to reply soon.",
+                headers={"precedence": "bulk", "return-path": "<>"}),
+        "auto_reply",
+    ),
+    (
+        "Precedence: bulk with a return path stays bulk",
+        message("Re: Votre courrier", "Thank you for your e-mail. I will endeavour to reply soon.",
+                headers={"precedence": "bulk", "return-path": "<agent@interieur.gouv.fr>"}),
+        "other",
+    ),
     ("Precedence: list", message(headers={"precedence": "list"}), "other"),
     ("List-Id", message(headers={"list-id": "<info.interieur.gouv.fr>"}), "other"),
     (

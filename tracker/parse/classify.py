@@ -460,7 +460,9 @@ def _incoming_kind(facts: _Facts) -> str:
     if _ACK_SUBJECT.search(bare_subject) and bare_subject == subject:
         return "acknowledgement"  # "Accusé de réception : ..." is not someone's "RE :"
     if _bulk_precedence(facts):
-        return _automatic_kind(facts, automatic=False)
+        # "Precedence: bulk" from a null return path is an autoresponder ("Thank you for your
+        # e-mail ..."): no person sends bulk mail that may not be answered
+        return _automatic_kind(facts, automatic=_automatic_sender(facts))
     if _ACK_BODY.found_in(own):
         # "J'accuse réception de votre courrier" opens many real answers: only a short
         # message that promises an answer later (or comes from nobody) is an acknowledgement.

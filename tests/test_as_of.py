@@ -70,3 +70,26 @@ def test_days_overdue_on_the_page_count_to_as_of(built):
     # and the report agrees with the page on the oldest letter's due date
     oldest = min(reports.unanswered(store.open_db(built.database), built).overdue, key=lambda t: t.state.due_at)
     assert abs((built.as_of - oldest.state.due_at.astimezone(built.tz).date()).days - judged) <= 1
+
+
+# last in this module: it changes the demo's database
+
+
+def test_the_desk_acts_on_the_day_as_of_names(built):
+    from tracker.thread import desk
+
+    db = store.open_db(built.database, private=built.private_database)
+    waiting = [r[0] for r in db.execute(
+        "select id from threads where status in ('awaiting_reply', 'overdue') order by id limit 2")]
+    assert len(waiting) == 2
+    # the day after as_of is the future there, whatever the clock says
+    with pytest.raises(desk.DeskError, match="futur"):
+        desk.answered_by_post(db, built, waiting[0], "29/08/2026")
+    desk.answered_by_post(db, built, waiting[0], "28/08/2026")
+    # an undated close counts at the end of as_of, not at the clock's now (which is later)
+    desk.close(db, built, waiting[1])
+    assert [db.execute("select status from threads where id = ?", [t]).fetchone()[0] for t in waiting] == [
+        "answered", "closed"]
+    on_date = db.execute("select on_date from marks where thread_id = ? and action = 'closed'",
+                         [waiting[1]]).fetchone()[0]
+    assert datetime.fromisoformat(on_date) == built.now()

@@ -1,5 +1,5 @@
 """A budget per message in the parser: each hostile case below (generated here, as they
-are large) costs under 2 s of CPU and 300 MB above the process's baseline, measured with
+are large) costs under 4 s of CPU and 300 MB above the process's baseline, measured with
 ``resource.getrusage`` in a child process of its own, and ends parsed with a defect or
 refused with its reason.
 
@@ -8,7 +8,12 @@ Before the budget (same measure, this machine): a 60 MB folded header 1.7 s and 
 26 s and +538 MB (flanker found them all, then the fallback parsed them all), a 59 KB PDF
 inflating to 14 MB 6.7 s and +306 MB, one inflating to 3.9 MB 6.9 s and +128 MB (the PDF
 clock was read only between pages). After: 0.09 s +60 MB, 0.09 s +11 MB, 0.06 s +20 MB,
-0.95 s +59 MB."""
+0.95 s +59 MB.
+
+The CPU bound is four times the parser's own PDF clock (``PDF_MAX_SECONDS``): pypdf parses a
+page's content stream before the clock's first reading, and on a loaded CI machine the
+same work measured 2.2 s of CPU where it takes 0.95 s alone. Every case before the budget
+still fails it (by CPU, or the folded header by memory)."""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ HEAD = (
     b"From: cabinet@interieur.gouv.fr\nTo: coordination@collectif.example.org\n"
     b"Subject: Budget\nDate: Mon, 2 Mar 2026 10:00:00 +0100\nMessage-ID: <budget@interieur.gouv.fr>\n"
 )
-MAX_CPU_SECONDS = 2.0
+MAX_CPU_SECONDS = 4.0
 MAX_EXTRA_BYTES = 300 * 1024 * 1024
 
 

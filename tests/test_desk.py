@@ -8,7 +8,7 @@ import json
 import shutil
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -241,7 +241,8 @@ def test_a_letter_needs_a_known_correspondent_a_subject_and_a_past_day(demo):
     with pytest.raises(desk.DeskError, match="objet"):
         desk.record_letter(db, config, to=["interieur"], on="2 mars 2026", subject="  ")
     with pytest.raises(desk.DeskError, match="futur"):
-        desk.record_letter(db, config, to=["interieur"], on=date.today() + timedelta(days=1), subject="x")
+        desk.record_letter(db, config, to=["interieur"], on=datetime.now(config.tz).date() + timedelta(days=1),
+                           subject="x")
     with pytest.raises(desk.DeskError, match="doit être un PDF"):
         desk.record_letter(db, config, to=["interieur"], on="2 mars 2026", subject="x",
                            pdf=desk.Upload("scan.png", b"\x89PNG\r\n\x1a\n..."))

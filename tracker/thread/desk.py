@@ -156,16 +156,21 @@ def person_day(text: str | date, language: str) -> date:
     return day
 
 
+def _today(config: Config) -> date:
+    """The day desk actions are judged on: today, or ``as_of`` when the config sets one."""
+    return config.now().astimezone(config.tz).date()
+
+
 def _not_future(day: date, config: Config, language: str) -> None:
-    if day > datetime.now(config.tz).date():
+    if day > _today(config):
         raise DeskError(say("future", language, day=format_date(day, language)))
 
 
 def _moment_of(day: date, config: Config, end: bool) -> datetime:
-    """The end (answers) or start (letters) of a local day, never later than now: a mark
-    dated in the future would count only from then."""
+    """The end (answers) or start (letters) of a local day, never later than now (or the end
+    of ``as_of``): a mark dated in the future would count only from then."""
     at = datetime.combine(day, END_OF_DAY if end else day_time(0, 0), tzinfo=config.tz)
-    return min(at, datetime.now(timezone.utc).astimezone(config.tz))
+    return min(at, config.now().astimezone(config.tz))
 
 
 # --- uploads --------------------------------------------------------------------------------

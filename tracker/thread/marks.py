@@ -43,9 +43,12 @@ def mark(
 
     ``action`` is ``answered`` (by post, on ``on_date``), ``closed``, ``reopened`` or
     ``attach`` (``message_id`` belongs to this thread) or ``detach`` (it does not: no rethread
-    puts it back there); ``made_by`` is who says so.
+    puts it back there); ``made_by`` is who says so. Under ``as_of`` an undated mark is dated
+    the end of that day, as the desk acts in the world the config judges.
     """
     tid = find_thread(db, thread)
+    if on_date is None and config.as_of is not None and action in ("answered", "closed", "reopened"):
+        on_date = config.now()
     if action not in ("answered", "closed", "reopened", "attach", "detach"):
         raise ThreadingError(f"unknown mark {action}: use answered, closed, reopened, attach or detach")
     if action in ("attach", "detach"):

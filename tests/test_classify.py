@@ -417,6 +417,107 @@ RULES = [
 ]
 
 
+# Challenge/response filters: the letter waits until its sender proves to be a person.
+CHALLENGES = [
+    (
+        "SpamArrest-style, from the very address written to, with a link",
+        message(
+            "RE: Demande de rendez-vous",
+            "I apologize for this automatic reply to your email. To control spam, I now allow "
+            "incoming messages only from senders I have approved beforehand. If you would like "
+            "to be added to my list of approved senders, please fill out the short request form "
+            "(see link below).\nhttps://www.spamarrest.com/a2/verify?x=1",
+            sender="cabinet@justice.gouv.fr",
+        ),
+        "auto_reply",
+    ),
+    (
+        "TMDA-style, no link: reply to confirm",
+        message(
+            "Re: Demande de rendez-vous (Please confirm your message)",
+            "Your message has been held. To release your message, simply reply to this "
+            "message; this is a one-time verification.",
+            sender="agent-confirm+1234@interieur.gouv.fr",
+            headers={"auto-submitted": "auto-replied"},
+        ),
+        "auto_reply",
+    ),
+    (
+        "a 'verify you are human' sender",
+        message(
+            "Votre message est en attente",
+            "Please verify you are human before your message is delivered: "
+            "https://verify.example.net/c/77",
+            sender="verify@mailguard.example.net",
+        ),
+        "auto_reply",
+    ),
+    (
+        "Mailinblack-style, in French",
+        message(
+            "Votre message pour contact@culture.gouv.fr",
+            "Bonjour, je suis protégé par un filtre anti-spam. Votre message est en attente. "
+            "Merci de vous authentifier en cliquant sur le lien : https://x.mailinblack.com/a "
+            "Cette authentification n'est nécessaire qu'une seule fois.",
+            sender="contact@culture.gouv.fr",
+        ),
+        "auto_reply",
+    ),
+    (
+        "Boxbe-style, sent as a delivery report with a 4.7.0 status",
+        message(
+            "Re: Demande de rendez-vous (Action Required)",
+            "Your message has been waitlisted. Please add yourself to my Boxbe Guest List so "
+            "your messages will go to my Inbox. https://www.boxbe.com/crs?tc=1",
+            sender="noreply@boxbe.com",
+            headers={"content-type": "multipart/report; report-type=delivery-status", "return-path": "<>"},
+            reports=[DeliveryReport("cabinet@justice.gouv.fr", status="4.7.0")],
+            is_delivery_report=True,
+        ),
+        "auto_reply",
+    ),
+    (
+        "a real bounce: sender verification failed, not in the allowed list, 5.7.1",
+        message(
+            "Undelivered Mail Returned to Sender",
+            "550 5.7.1 Sender verification failed: your address is not in the allowed list. "
+            "To have your address added to the allowed list, see https://example.net/help",
+            sender="mailer-daemon@mail.example.net",
+            headers={"content-type": "multipart/report; report-type=delivery-status"},
+            reports=[DeliveryReport("cabinet@justice.gouv.fr", action="failed", status="5.7.1")],
+            is_delivery_report=True,
+        ),
+        "bounce",
+    ),
+    (
+        "a DNSBL bounce in prose: 'if you are not a spammer, open http://...'",
+        message(
+            "Delivery Status Notification (Failure)",
+            "Delivery to the following recipient failed permanently: info@example.lv "
+            "550 5.7.1 blocked by a DNSBL. If you are not a spammer, open http://dnsbl.example.lv",
+            sender="mailer-daemon@googlemail.com",
+            headers={"return-path": "<>"},
+            reports=[DeliveryReport("info@example.lv", action="failed")],
+        ),
+        "bounce",
+    ),
+    (
+        "a real answer about a 'liste blanche', with a link",
+        message(
+            "RE: Vos courriels",
+            "Madame, nos services ont ajouté votre adresse à la liste blanche de notre "
+            "messagerie. Voir https://www.interieur.gouv.fr/messagerie",
+        ),
+        "reply",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,msg,kind", CHALLENGES, ids=[r[0] for r in CHALLENGES])
+def test_challenge_response(name, msg, kind):
+    assert classify(msg, "INBOX", CONFIG) == ("incoming", kind)
+
+
 @pytest.mark.parametrize("name,msg,kind", RULES, ids=[r[0] for r in RULES])
 def test_rule(name, msg, kind):
     assert classify(msg, "INBOX", CONFIG) == ("incoming", kind)

@@ -182,6 +182,36 @@ AWAY_PHRASES = (
     "out of office", "out of the office", "on leave", "on annual leave", "on vacation",
     "i will be back", "i am away", "i am currently away", "limited access to", "abwesend",
 )
+# Challenge/response filters (Boxbe, Bluebottle, SpamArrest, TMDA, ChoiceMail, Mailinblack,
+# "verify you are human" senders) hold the letter until its sender proves to be a person:
+# an automatic answer, neither a reply (nobody read the letter) nor a bounce (it is
+# delivered once confirmed). Some send it as a delivery report, some from the very address
+# written to. Phrases that ask the sender to act...
+CHALLENGE_PHRASES = (
+    "verify you are human", "verify that you are human", "verify you are a human",
+    "verify that you are a human", "confirm you are human", "confirm that you are human",
+    "confirm you are a human", "confirm that you are a human", "prove you are human",
+    "prove that you are human", "prove you are a human", "prove that you are a human",
+    "i am not a robot", "your server requires confirmation",
+    "to have your address added", "add yourself to my", "add you to my", "be added to my",
+    "my guest list", "boxbe guest list", "has been waitlisted", "was waitlisted",
+    "senders i have approved", "senders i've approved", "approved beforehand",
+    "to release your message", "please confirm your message", "one-time verification",
+    "one time verification", "challenge/response", "challenge-response",
+    "vous n'etes pas un robot", "je ne suis pas un robot", "pas un spammeur",
+    "merci de vous authentifier", "veuillez vous authentifier", "cette authentification",
+    "en attente d'authentification", "en attente de validation par",
+)
+# ... and words of such filters that real mail uses too (a bounce's "sender verification
+# failed", a reply about a "liste blanche"): they count half.
+CHALLENGE_WORDS = (
+    "allowed list", "allow list", "approved senders", "list of approved", "guest list",
+    "whitelist", "white list", "white-list", "liste blanche", "sender verification",
+    "please verify", "verification de l'expediteur", "validation de l'expediteur",
+    "expediteurs autorises", "to control spam", "protected by", "protege par", "spam",
+)
+# A challenge is short: longer own text is a person writing about such filters.
+CHALLENGE_MAX_CHARS = 3000
 # An acknowledgement with more than this much own text (quotes removed) is a real answer.
 ACK_MAX_CHARS = 900
 # Only the opening of a body is read.
@@ -240,12 +270,18 @@ class _Phrases:
     def found_in(self, folded_text: str) -> bool:
         return any(map(folded_text.__contains__, self.phrases))
 
+    def count_in(self, folded_text: str) -> int:
+        """How many of the phrases ``folded_text`` contains."""
+        return sum(map(folded_text.__contains__, self.phrases))
+
 
 _ACK_BODY = _Phrases(ACK_PHRASES)
 _PROMISE_BODY = _Phrases(PROMISE_PHRASES)
 _AUTOMATIC_BODY = _Phrases(AUTOMATIC_PHRASES)
 _AWAY_BODY = _Phrases(AWAY_PHRASES)
 _NO_REPLY_BODY = _Phrases(NO_REPLY_PHRASES)
+_CHALLENGE_BODY = _Phrases(CHALLENGE_PHRASES)
+_CHALLENGE_WORDS = _Phrases(CHALLENGE_WORDS)
 # On folded subjects: "RE :", "TR:", "Fwd:", "AW:", "WG:", "Rép. :", "Réf. :", "RE[2]:".
 _REPLY_PREFIX = re.compile(r"^(?:re|tr|fw|fwd|aw|wg|rep|ref)\.?\s*(?:\[\d+\])?\s*:")
 _SENT_FOLDER = re.compile(r"(?:^|[/.\s_\-\[\]])(?:" + "|".join(SENT_FOLDER_WORDS) + ")")
@@ -270,6 +306,7 @@ class _Facts:
     headers: dict[str, str]  # folded values of the headers in HEADERS_READ
     is_delivery_report: bool
     report_actions: tuple[str, ...]
+    report_failed: bool = False  # a report says failed, or a 5.x.x status
 
     def header(self, name: str) -> str:
         return self.headers.get(name, "")
@@ -293,6 +330,7 @@ def _facts(
     is_delivery_report: bool,
     reports: Iterable[DeliveryReport],
 ) -> _Facts:
+    reports = list(reports)
     return _Facts(
         from_address=(from_address or "").lower(),
         subject=fold(subject),
@@ -304,6 +342,7 @@ def _facts(
         },
         is_delivery_report=bool(is_delivery_report),
         report_actions=tuple(fold(r.action) for r in reports),
+        report_failed=any(r.action == "failed" or r.status.startswith("5") for r in reports),
     )
 
 
@@ -372,6 +411,26 @@ def _own_text(body: str) -> str:
     return " ".join(own)
 
 
+def _challenge(facts: _Facts) -> bool:
+    """A challenge/response filter asks the sender to prove to be a person (see
+    ``CHALLENGE_PHRASES``). Decided before the bounce check: Boxbe sends a multipart/report."""
+    own = facts.own
+    if len(own) > CHALLENGE_MAX_CHARS:
+        return False
+    asks = _CHALLENGE_BODY.count_in(own)
+    if not asks and "http" not in own and "www." not in own and not facts.is_delivery_report:
+        return False  # the common path: one scan of the short list
+    score = 2 * asks + _CHALLENGE_WORDS.count_in(own)
+    if facts.is_delivery_report or facts.delivery_kind:
+        # a real bounce says "sender verification failed" too: ask more of a report, and
+        # none of its recipients may have failed for good
+        return (
+            asks >= 1 and score >= 3 and not facts.header("x-failed-recipients") and not facts.report_failed
+        )
+    machine = _auto_submitted(facts) or _automatic_sender(facts) or _bulk_precedence(facts)
+    return score >= 2 and (machine or "http" in own or "www." in own or score >= 4)
+
+
 def _delivery_kind(facts: _Facts) -> str | None:
     """``bounce``, or ``other`` for a delay warning or a success notice; ``None`` for mail
     that is no delivery notice."""
@@ -438,6 +497,8 @@ def _incoming_kind(facts: _Facts) -> str:
         return "auto_reply"  # a read receipt: the letter was opened, not answered
     if report_type == "feedback-report":
         return "other"
+    if _challenge(facts):
+        return "auto_reply"  # never a reply nor a bounce: the letter waits for its sender
     if facts.delivery_kind:
         return facts.delivery_kind
     subject = facts.subject

@@ -27,9 +27,9 @@ def built(tmp_path_factory):
     source = tmp_path_factory.mktemp("as-of-source")
     shutil.copytree(demo.MAILBOX, source / "mailbox")
     text = demo.CONFIG.read_text(encoding="utf-8")
-    (source / "tracker.toml").write_text(
-        text.replace('timezone = "Europe/Paris"\n', f'timezone = "Europe/Paris"\nas_of = "{LAST_DAY}"\n', 1),
-        encoding="utf-8")
+    assert re.search(r'^as_of = "2026-09-01"', text, re.M)  # the shipped demo's own day
+    (source / "tracker.toml").write_text(re.sub(r'^as_of = .*$', f'as_of = "{LAST_DAY}"', text, flags=re.M),
+                                         encoding="utf-8")
     path = demo.build(tmp_path_factory.mktemp("as-of-demo"), source=source)
     return config_module.load(path)
 
@@ -70,6 +70,15 @@ def test_days_overdue_on_the_page_count_to_as_of(built):
     # and the report agrees with the page on the oldest letter's due date
     oldest = min(reports.unanswered(store.open_db(built.database), built).overdue, key=lambda t: t.state.due_at)
     assert abs((built.as_of - oldest.state.due_at.astimezone(built.tz).date()).days - judged) <= 1
+
+
+def test_every_page_says_the_day_it_is_judged_on(built):
+    for path in ("/", "/-/unanswered", "/tracker/threads"):
+        page = _get(built, path).text
+        assert 'class="as-of"' in page and "Ces pages sont arrêtées au 28 août 2026" in page, path
+    english = _get(dataclasses.replace(built, language="en"), "/-/unanswered").text
+    assert "These pages are as of 28 August 2026" in english
+    assert 'class="as-of"' not in _get(dataclasses.replace(built, as_of=None), "/").text
 
 
 # last in this module: it changes the demo's database

@@ -62,7 +62,7 @@ def source(tmp_path_factory) -> dict:
     db.conn.close()
     signed, unsigned = letters[0], letters[1]
     cli_run(config_path, "cosigners", signed[0], "--set", "ccem", "--set", "Amicale du Nid")
-    soon = (date.today() + timedelta(days=10)).isoformat()
+    soon = (config.as_of + timedelta(days=10)).isoformat()  # the demo is judged as of its as_of day
     cli_run(config_path, "commitment", "add", "--thread", signed[2], "--words", "une circulaire aux préfets",
             "--due", "31/12/2025", "--said-on", "12/03/2025")
     cli_run(config_path, "commitment", "add", "--correspondent", "interieur", "--words", "un rendez-vous au cabinet",

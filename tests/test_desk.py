@@ -4,6 +4,7 @@ rule, attach and move, "not an answer", scans in the private store, letters sent
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -46,6 +47,11 @@ def demo(demo_source, tmp_path):
     db.close()
 
 
+def today(config) -> date:
+    """The desk's today: the demo's config judges as of its as_of day."""
+    return config.now().astimezone(config.tz).date()
+
+
 def status(db, tid: str) -> str:
     return db.execute("select status from threads where id = ?", [tid]).fetchone()[0]
 
@@ -86,7 +92,7 @@ def test_what_is_not_a_day_says_what_to_write(text):
 def test_an_answer_in_the_future_or_before_the_letter_is_refused(demo):
     config, db = demo
     tid = waiting_thread(db)
-    future = date.today() + timedelta(days=3)
+    future = today(config) + timedelta(days=3)
     with pytest.raises(desk.DeskError, match="dans le futur"):
         desk.answered_by_post(db, config, tid, future.strftime("%d/%m/%Y"))
     with pytest.raises(desk.DeskError, match="avant le premier courrier"):
@@ -98,8 +104,13 @@ def test_an_answer_in_the_future_or_before_the_letter_is_refused(demo):
 def test_an_answer_received_today_counts_at_once(demo):
     config, db = demo
     tid = waiting_thread(db)
-    desk.answered_by_post(db, config, tid, date.today().strftime("%d/%m/%Y"))
+    desk.answered_by_post(db, config, tid, today(config).strftime("%d/%m/%Y"))
     assert status(db, tid) == "answered"
+    # without as_of the desk's today is the clock's, in the coalition's time zone
+    clock = dataclasses.replace(config, as_of=None)
+    other = waiting_thread(db)
+    desk.answered_by_post(db, clock, other, datetime.now(config.tz).strftime("%d/%m/%Y"))
+    assert status(db, other) == "answered"
 
 
 def test_reopen_after_an_answer_is_refused_and_undo_withdraws_the_answer(demo):
@@ -241,8 +252,7 @@ def test_a_letter_needs_a_known_correspondent_a_subject_and_a_past_day(demo):
     with pytest.raises(desk.DeskError, match="objet"):
         desk.record_letter(db, config, to=["interieur"], on="2 mars 2026", subject="  ")
     with pytest.raises(desk.DeskError, match="futur"):
-        desk.record_letter(db, config, to=["interieur"], on=datetime.now(config.tz).date() + timedelta(days=1),
-                           subject="x")
+        desk.record_letter(db, config, to=["interieur"], on=today(config) + timedelta(days=1), subject="x")
     with pytest.raises(desk.DeskError, match="doit être un PDF"):
         desk.record_letter(db, config, to=["interieur"], on="2 mars 2026", subject="x",
                            pdf=desk.Upload("scan.png", b"\x89PNG\r\n\x1a\n..."))

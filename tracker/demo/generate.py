@@ -293,7 +293,7 @@ class Generator(Planning, Outgoing, Incoming, Situations):
                 path.write_bytes(msg.raw)
                 os.utime(path, (msg.when.timestamp(), msg.when.timestamp()))
                 files.setdefault(msg.mid, []).append(rel)
-        (out / "tracker.toml").write_text(config_toml(), encoding="utf-8")
+        (out / "tracker.toml").write_text(config_toml(self.end), encoding="utf-8")
         truth = self.truth(files)
         (out / "truth.json").write_text(
             json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
@@ -393,13 +393,16 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
 
 
-def config_toml() -> str:
-    """The demo's tracker.toml: the coalition and every body of the demo."""
+def config_toml(as_of: date | None = None) -> str:
+    """The demo's tracker.toml: the coalition and every body of the demo, judged as of
+    ``as_of`` (the truth's day) when given, so its statuses and pages stay those of the
+    truth whatever the date."""
     lines = [
         "# The demo's configuration, written by tracker/demo/generate.py.",
         'database = "tracker.db"',
         'language = "fr"',
         'timezone = "Europe/Paris"',
+        *([f'as_of = "{as_of.isoformat()}"  # statuses are judged as of this day, not today'] if as_of else []),
         "",
         "[coalition]",
         f"name = {json.dumps(COALITION_NAME, ensure_ascii=False)}",

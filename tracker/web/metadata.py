@@ -146,6 +146,7 @@ def metadata(config: Config) -> dict[str, Any]:
                 "timezone": config.timezone,
                 # the SQL's "now" (tracker_now()): the end of the config's as_of day, in UTC
                 "now": config.now().strftime("%Y-%m-%d %H:%M:%S") if config.as_of else None,
+                "as_of": config.as_of.isoformat() if config.as_of else None,
                 # where the chart draws the default delay ("2 months" is about 61 days)
                 "deadline_days": _approximate_days(config.default_deadline),
                 "deadline": str(config.default_deadline),

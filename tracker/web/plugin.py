@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 from . import attachments, calendar, chrome, coalition, console, desk, pages
 from .context import correspondent_data, home_data, thread_data
-from ..i18n import plural, t
+from ..i18n import format_date, plural, t
 from .guard import authorizer
 from .responses import CsvCells, is_csv, login_cookie
 from .format import deadline_label, highlight, human_size, json_list, local_date, number, percent, sanitize_html, _value, _word
@@ -320,6 +320,11 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             "plural": lambda key, count: plural(key, count, language),
             "page_url": lambda name, **args: pages.page_url(datasette, name, **args),
             "tracker_deadline": settings.get("deadline"),
+            # a label's colon as each language writes it: "Échéance : …", "Due: …"
+            "colon": Markup("\u00a0: ") if language == "fr" else ": ",
+            # the day the config judges as of (``as_of``): every page says so under its header
+            "tracker_as_of": format_date(date.fromisoformat(settings["as_of"]), language)
+            if settings.get("as_of") else None,
             "label": lambda key: _word(key, language),
             "value_label": lambda value: _value(value, language),
             "column_label": lambda column: column_label(column, language),

@@ -88,7 +88,8 @@ def test_a_document_over_the_memory_cap_fails_alone(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "0 documents read" in result.output and "1 unreadable" in result.output
     [(_, _, status, _, error)] = queue(tmp_path)
-    assert status == "failed" and ("memory" in error or "ended without" in error), error
+    # read again by the next runs before it is failed for good (tests/test_ocr_retry.py)
+    assert status == "retry" and ("memory" in error or "ended without" in error), error
 
 
 def test_a_budget_too_short_leaves_the_queue_for_the_next_run(tmp_path: Path) -> None:

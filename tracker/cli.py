@@ -392,8 +392,9 @@ def _read_scans(obj: Context, db, budget: float | None, quiet: bool):
 
 
 def _scans_line(run) -> str:
-    return (f"OCR: {run.documents} documents read ({run.pages} pages, {run.cpu_seconds:.0f} s of CPU), "
-            f"{run.failed} unreadable, {run.waiting} waiting")
+    from .store import ocr
+
+    return ocr.run_line(run)
 
 
 @cli.command(name="ocr")
@@ -406,6 +407,8 @@ def ocr_command(obj: Context, quiet: bool, budget: float | None) -> None:
     then place their messages again: an answer whose scan cites its letter finds its thread.
 
     Newest first; safe to interrupt (what was read is kept, the rest stays queued).
+    A document that fails is read again by the next runs, after the new ones, and is
+    failed for good after 3 reads; `tracker status` counts them by reason.
     `tracker sync` does the same for at most [ocr] budget_seconds.
 
     \b

@@ -435,6 +435,14 @@ def m010_commitments(db: sqlite_utils.Database) -> None:
     db["cosigners"].create_index(["member"])
 
 
+@migrations()
+def m011_ocr_attempts(db: sqlite_utils.Database) -> None:
+    """How many times each queued scan was read (``ocr_queue.attempts``): a failed one is read
+    again by a later run, up to ``store.ocr.MAX_ATTEMPTS``. ``ensure`` adds the column only
+    where it is missing (a queue made by m009 from today's ``QUEUE_DDL`` has it already)."""
+    ocr_queue.ensure(db)
+
+
 def _index_later(db: sqlite_utils.Database) -> dict[str, int]:
     """Start a batch whose rows are indexed by ``_index_now``: the highest rowid of each table."""
     db.execute("update store_state set value = 1 where key = 'index_later'")

@@ -11,6 +11,12 @@ commit first (the text is then indexed by the attachments' update trigger), the 
 after (a crash in between only reads the document again); a message read but not yet
 rethreaded keeps ``rethread = 1`` until ``rethread`` (the threader, passed in by the caller:
 the store comes before it) has placed it again.
+
+A failure is not final at once: Tesseract killed at its time limit, a memory cap or a crash
+may not happen again. Each read counts in ``attempts`` (before it starts, so a run killed
+during a read counts it too); a document that failed is read again by a later run
+(``status = 'retry'``), after the documents never tried, until it has failed ``MAX_ATTEMPTS``
+times: then it is ``failed`` for good, with its last reason in ``error``.
 """
 
 from __future__ import annotations
@@ -31,10 +37,26 @@ from ..parse import ocr as reader
 QUEUE_DDL = (
     "create table if not exists private.ocr_queue (attachment_id TEXT PRIMARY KEY, message_id TEXT, "
     "kind TEXT, status TEXT NOT NULL DEFAULT 'waiting', pages INTEGER, page_count INTEGER, "
-    "seconds REAL, error TEXT, queued_at TEXT, done_at TEXT, rethread INTEGER NOT NULL DEFAULT 0)",
+    "seconds REAL, error TEXT, queued_at TEXT, done_at TEXT, rethread INTEGER NOT NULL DEFAULT 0, "
+    "attempts INTEGER NOT NULL DEFAULT 0)",
     "create index if not exists private.ocr_queue_waiting on ocr_queue (status)",
     # the highest attachments rowid already looked at (attachments are only ever added)
     "create table if not exists private.ocr_seen (id INTEGER PRIMARY KEY CHECK (id = 1), last_rowid INTEGER)",
+)
+# reads of one document before it is failed for good
+MAX_ATTEMPTS = 3
+# statuses: waiting (never read to the end), retry (failed, read again later), done, failed (for good)
+TO_READ = ("waiting", "retry")
+# why a document failed, in a few words for the status lines (never its text): the first
+# fragment found in ``error`` names it; the errors of older queues read the same way
+REASONS = (
+    ("the OCR run was interrupted", "run interrupted"),
+    ("not in the private store", "bytes missing"),
+    ("memory cap of", "over the memory cap"),
+    ("ended without an answer", "OCR process crashed"),
+    ("stopped after", "timed out"),
+    ("unreadable (", "unreadable file"),
+    ("no text read", "no text read"),
 )
 
 
@@ -44,8 +66,10 @@ class OcrRun:
 
     documents: int = 0
     pages: int = 0
-    failed: int = 0
-    waiting: int = 0  # left for the next run
+    failed: int = 0  # reads that failed in this run (to retry or for good)
+    waiting: int = 0  # left for the next run, never read to the end
+    retrying: int = 0  # failed, read again by the next run
+    failed_for_good: dict[str, int] = field(default_factory=dict)  # in the whole queue, by reason
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # of the OCR processes (rendering and Tesseract)
     missing: str | None = None  # why nothing was read (Tesseract not installed)
@@ -57,9 +81,17 @@ def _now() -> str:
 
 
 def ensure(db: sqlite_utils.Database) -> None:
-    """Create the queue's tables in the private store (m009, and a private file made anew)."""
+    """Create the queue's tables in the private store (m009, and a private file made anew) and
+    give a queue made before m011 its ``attempts`` column (m011, and an older private file put
+    back beside a migrated database: migrations are recorded in the published file only)."""
     for sql in QUEUE_DDL:
         db.execute(sql)
+    if "attempts" not in {row[1] for row in db.execute("pragma private.table_info(ocr_queue)")}:
+        with db.atomic():
+            db.execute("alter table private.ocr_queue add column attempts INTEGER NOT NULL DEFAULT 0")
+            # read once already; a failure then was final, it now gets the retries it never had
+            db.execute("update private.ocr_queue set attempts = 1 where status in ('done', 'failed')")
+            db.execute("update private.ocr_queue set status = 'retry' where status = 'failed'")
 
 
 def enqueue(db: sqlite_utils.Database) -> int:
@@ -89,9 +121,33 @@ def enqueue(db: sqlite_utils.Database) -> int:
 
 
 def waiting(db: sqlite_utils.Database) -> int:
-    """Documents waiting in the queue."""
+    """Documents waiting in the queue, never read to the end (retries not counted)."""
     ensure(db)
     return db.execute("select count(*) from private.ocr_queue where status = 'waiting'").fetchone()[0]
+
+
+def retrying(db: sqlite_utils.Database) -> int:
+    """Documents that failed fewer than ``MAX_ATTEMPTS`` times, to be read again."""
+    ensure(db)
+    return db.execute("select count(*) from private.ocr_queue where status = 'retry'").fetchone()[0]
+
+
+def reason(error: str | None) -> str:
+    """The few words that say why a document failed (``REASONS``), from its ``error``."""
+    for fragment, words in REASONS:
+        if fragment in (error or ""):
+            return words
+    return "other"
+
+
+def failed_for_good(db: sqlite_utils.Database) -> dict[str, int]:
+    """Documents failed for good, counted by reason, the most frequent first."""
+    ensure(db)
+    counts: dict[str, int] = {}
+    for (error,) in db.execute("select error from private.ocr_queue where status = 'failed'"):
+        words = reason(error)
+        counts[words] = counts.get(words, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memory: int) -> None:
@@ -153,30 +209,41 @@ def work(
     rethread: Callable[[list[str]], None] | None = None,
     progress: Progress | None = None,
 ) -> OcrRun:
-    """Read queued scans, newest first, for at most ``budget`` seconds (None: until the queue
-    is empty); then ``rethread`` the messages whose text changed, so the next placement reads
-    their scans as evidence. A document cut short by the budget stays queued."""
+    """Read queued scans, each at most once a run, newest first and those read before (that
+    failed) after the others, for at most ``budget`` seconds (None: until each was read); then
+    ``rethread`` the messages whose text changed, so the next placement reads their scans as
+    evidence. A document cut short by the budget stays queued, its attempt not counted."""
     started = time.monotonic()
     deadline = None if budget is None else started + budget
     run = OcrRun()
     enqueue(db)
     run.missing = reader.tesseract_missing(config.ocr.languages)
     if run.missing is None:
-        total = waiting(db)
-        while deadline is None or time.monotonic() < deadline - 1:
+        _give_up_interrupted(db)
+        # each document once a run; those read before (retries, a killed run's) after the others,
+        # so that a bad scan never holds up the new ones
+        order = [r[0] for r in db.execute(
+            "select attachment_id from private.ocr_queue where status in (?, ?) order by attempts > 0, rowid desc",
+            TO_READ,
+        )]
+        for attachment_id in order:
+            if deadline is not None and time.monotonic() >= deadline - 1:
+                break
             row = db.execute(
                 "select q.attachment_id, q.message_id, q.kind, a.sha256, r.raw from private.ocr_queue q "
                 "left join attachments a on a.id = q.attachment_id left join messages m on m.message_id = q.message_id "
-                "left join private.raw_messages r on r.sha256 = m.sha256 where q.status = 'waiting' "
-                "order by q.rowid desc limit 1"
+                "left join private.raw_messages r on r.sha256 = m.sha256 where q.attachment_id = ? and q.status in (?, ?)",
+                [attachment_id, *TO_READ],
             ).fetchone()
             if row is None:
-                break
+                continue
             if not _read_one(db, config, run, row, deadline):
                 break
             if progress:
-                progress(run, total)
+                progress(run, len(order))
     run.waiting = waiting(db)
+    run.retrying = retrying(db)
+    run.failed_for_good = failed_for_good(db)
     _rethread(db, rethread, run)
     run.seconds = time.monotonic() - started
     return run
@@ -185,6 +252,8 @@ def work(
 def _read_one(db: sqlite_utils.Database, config: Config, run: OcrRun, row, deadline: float | None) -> bool:
     """Read one queued document and record it; False when the budget ran out first."""
     attachment_id, message_id, kind, sha256, raw = row
+    with db.atomic():  # counted before the read: a read that kills the whole run counts too
+        db.execute("update private.ocr_queue set attempts = attempts + 1 where attachment_id = ?", [attachment_id])
     data = reader.attachment_bytes(raw, sha256) if raw is not None and sha256 else None
     if data is None:
         scan, error, cpu = None, "the attachment's bytes are not in the private store", 0.0
@@ -192,10 +261,14 @@ def _read_one(db: sqlite_utils.Database, config: Config, run: OcrRun, row, deadl
         scan, error, cpu = read_document(data, kind, config.ocr, deadline)
     run.cpu_seconds += cpu
     if scan is not None and scan.stopped == "budget":
+        with db.atomic():  # the run's time ran out, not the document's chances
+            db.execute("update private.ocr_queue set attempts = attempts - 1 where attachment_id = ?", [attachment_id])
         return False
     if scan is not None and not scan.text.strip():
-        # PDFium renders a blank page when it cannot decode an image (memory cap, broken JPEG)
-        scan, error = None, (f"no text read from {scan.pages} pages (blank, unreadable, or over the "
+        # PDFium renders a blank page when it cannot decode an image (memory cap, broken JPEG);
+        # a page Tesseract was stopped on says so in the defects
+        scan, error = None, (f"no text read from {scan.pages} pages: " + "; ".join(scan.defects) if scan.defects else
+                             f"no text read from {scan.pages} pages (blank, unreadable, or over the "
                              f"memory cap ocr.memory_mb = {config.ocr.memory_mb})")
     if scan is not None:
         with db.atomic():  # the published side first: a crash after it only reads the scan again
@@ -207,15 +280,28 @@ def _read_one(db: sqlite_utils.Database, config: Config, run: OcrRun, row, deadl
     else:
         run.failed += 1
     with db.atomic():
+        tried = db.execute("select attempts from private.ocr_queue where attachment_id = ?", [attachment_id]).fetchone()[0]
+        status = "done" if scan is not None else "failed" if tried >= MAX_ATTEMPTS else "retry"
         db.execute(
             "update private.ocr_queue set status = ?, pages = ?, page_count = ?, seconds = ?, error = ?, "
             "done_at = ?, rethread = ? where attachment_id = ?",
-            ["done" if scan is not None else "failed", scan.pages if scan else None,
+            [status, scan.pages if scan else None,
              scan.page_count if scan else None, round(cpu, 3),
              error or ("; ".join(scan.defects) if scan and scan.defects else None), _now(),
              int(scan is not None), attachment_id],
         )
     return True
+
+
+def _give_up_interrupted(db: sqlite_utils.Database) -> None:
+    """Fail for good the documents whose last allowed read was cut short by the end of its run
+    (killed, or the machine down): such a document may be what kills the run."""
+    with db.atomic():
+        db.execute(
+            "update private.ocr_queue set status = 'failed', done_at = ?, error = 'the OCR run was interrupted "
+            "during read ' || attempts || coalesce(' (before: ' || error || ')', '') where status in (?, ?) and attempts >= ?",
+            [_now(), *TO_READ, MAX_ATTEMPTS],
+        )
 
 
 def _rethread(db: sqlite_utils.Database, rethread: Callable[[list[str]], None] | None, run: OcrRun) -> None:
@@ -229,11 +315,33 @@ def _rethread(db: sqlite_utils.Database, rethread: Callable[[list[str]], None] |
     run.rethreaded = ids
 
 
+def _failures(retry: int, for_good: dict[str, int]) -> list[str]:
+    """The parts of a line that say what failed: how many wait for a retry, how many failed for
+    good and why (counts and reasons only: no file name, no text)."""
+    parts = [f"{retry} to retry after a failure"] if retry else []
+    if for_good:
+        reasons = ", ".join(f"{count} {words}" for words, count in for_good.items())
+        parts.append(f"{sum(for_good.values())} failed for good ({reasons})")
+    return parts
+
+
+def run_line(run: OcrRun) -> str:
+    """What a run of the queue did, in one line (``tracker ocr``, ``tracker sync``)."""
+    return "; ".join([
+        f"OCR: {run.documents} documents read ({run.pages} pages, {run.cpu_seconds:.0f} s of CPU), "
+        f"{run.failed} unreadable, {run.waiting} waiting",
+        *_failures(run.retrying, run.failed_for_good),
+    ])
+
+
 def status_line(db: sqlite_utils.Database, config: Config) -> str | None:
     """One line for ``tracker status``: why scans are not read (and how many wait), or how
-    many wait for ``tracker ocr``; None when there is nothing to say."""
+    many wait for ``tracker ocr``, for a retry, and how many failed for good by reason; None
+    when there is nothing to say."""
     missing = reader.tesseract_missing(config.ocr.languages)
     count = waiting(db)
+    failures = _failures(retrying(db), failed_for_good(db))
     if missing:
-        return f"OCR: {missing}" + (f"; {count} documents wait" if count else "")
-    return f"OCR: {count} scanned documents wait for tracker ocr" if count else None
+        return "; ".join([f"OCR: {missing}", *([f"{count} documents wait"] if count else []), *failures])
+    parts = [f"{count} scanned documents wait for tracker ocr"] if count else []
+    return "OCR: " + "; ".join(parts + failures) if parts or failures else None

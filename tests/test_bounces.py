@@ -34,12 +34,7 @@ CONFIG = Config(
 KINDS = {"bounce": "bounce", "delayed": "other", "delivered": "other", "feedback": "other",
          "auto_reply": "auto_reply", "acknowledgement": "acknowledgement", "reply": "reply"}
 # What tracker still gets wrong on this set, and why (strict: a fix must remove the line).
-KNOWN_MISSES = {
-    "bounceparser__exim-from-empty-one-line-body.eml": "From \"\" and a one-line body: nothing says bounce",
-    "bounceparser__groupwise-message-status-undeliverable.eml": "GroupWise prose names the address nowhere we read",
-    "bounceparser__sendmail-plain-text-expanded-from.eml": "flufl.bounce also names the address before expansion",
-    "bounceparser__xwall-non-delivery-report-spam.eml": "XWall names the address only in the quoted copy",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def failed_recipients(msg: ParsedMessage) -> set[str]:

@@ -513,6 +513,56 @@ CHALLENGES = [
 ]
 
 
+# Delivery failures whose sender and return path say nothing (saved copies lose "Return-Path: <>").
+UNMARKED_BOUNCES = [
+    (
+        "From: <> with a null return path, one line of text",
+        message("", "You sent mail to a@b.c. That's not a valid user here.", sender="",
+                headers={"return-path": "<>", "auto-submitted": "auto-replied"}),
+        "bounce",
+    ),
+    (
+        "a failure's subject and a mail system's words, from an ordinary address",
+        message("Mail could not be delivered",
+                "Your message could not be delivered to cabinet@justice.gouv.fr: user unknown.",
+                sender="mailer@relay.justice.gouv.fr"),
+        "bounce",
+    ),
+    (
+        "Non remis, in French, from the ministry's relay",
+        message("Non remis : Demande de rendez-vous",
+                "Votre message n'a pas pu être remis à cabinet@justice.gouv.fr.",
+                sender="relais@justice.gouv.fr"),
+        "bounce",
+    ),
+    (
+        "a postmaster with an ordinary return path, in prose",
+        message("Votre message", "The mailbox cabinet@justice.gouv.fr does not exist.",
+                sender="postmaster@justice.gouv.fr", headers={"return-path": "<postmaster@justice.gouv.fr>"}),
+        "bounce",
+    ),
+    (
+        "Exchange's MicrosoftExchange sender, auto-submitted",
+        message("Undeliverable: Demande de rendez-vous", "Delivery has failed to these recipients or groups:",
+                sender="microsoftexchange329e71ec88ae4615bbc36ab6ce41109e@justice.gouv.fr",
+                headers={"auto-submitted": "auto-generated"}),
+        "bounce",
+    ),
+    (
+        "a person forwarding a bounce is no bounce",
+        message("TR: Non remis : Demande de rendez-vous",
+                "Bonjour, je reçois ceci : votre message n'a pas pu être remis.",
+                sender="agent@interieur.gouv.fr"),
+        "reply",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,msg,kind", UNMARKED_BOUNCES, ids=[r[0] for r in UNMARKED_BOUNCES])
+def test_unmarked_bounces(name, msg, kind):
+    assert classify(msg, "INBOX", CONFIG) == ("incoming", kind)
+
+
 @pytest.mark.parametrize("name,msg,kind", CHALLENGES, ids=[r[0] for r in CHALLENGES])
 def test_challenge_response(name, msg, kind):
     assert classify(msg, "INBOX", CONFIG) == ("incoming", kind)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from .classify import DAEMON_SENDERS, NESTED_REPORT, POSTMASTER_SENDERS, looks_like_delivery_subject
-from .dsn import _QUOTED_ID
+from .dsn import _QUOTED_ID, _delivery_reports
 from .headers import _BRACKETED, _is_address
 from .records import Address, DeliveryReport, ParsedMessage
 
@@ -41,6 +41,12 @@ BODY_SCAN_CHARS = 6000
 MAX_PROSE_FAILURES = 5
 _RAW_FROM = re.compile(rb"(?im)^from:[ \t]*([^\r\n]*)")
 _DAEMON_NAME = re.compile(r"(?i)\b(mailer[-_]?daemon|mail[-_.]delivery[-_.]system|postmaster)\b")
+# Sendmail names the address an alias expanded to, then the one the sender used:
+# "gail@a.example\n    (reason: ...)\n    (expanded from: <Gail@b.example>)".
+_EXPANDED_FROM = re.compile(
+    r"(?im)^[ \t]*<?([^\s<>@]+@[^\s<>]+?)>?[ \t]*\r?\n(?:[ \t]+\(reason:[^\n]*\n)*"
+    r"[ \t]+\(expanded from:[ \t]*<?([^\s<>()]+@[^\s<>()]+?)>?\)"
+)
 
 
 def looks_like_report(message: ParsedMessage) -> bool:
@@ -65,7 +71,11 @@ def complete_report(raw: bytes, message: ParsedMessage, defects: list[str]) -> N
     stdlib = email.message_from_bytes(raw[:MAX_REPORT_BYTES])
     if not _failed(message):
         _add_failures(stdlib, message, defects)
-    if not message.delivery_reports and looks_like_delivery_subject(message.subject):
+    if not _failed(message):
+        _add_dsn_fields_in_text(message)
+    if not message.delivery_reports and (
+        message.from_ is None or _daemon(message) or looks_like_delivery_subject(message.subject)
+    ):
         _add_prose_failures(message)
     if message.original_message_id is None:
         message.original_message_id = _original_id(stdlib, message.body_text)
@@ -83,6 +93,24 @@ def note_nested_report(message: ParsedMessage) -> None:
 
 def _failed(message: ParsedMessage) -> bool:
     return any(r.action == "failed" or r.status.startswith("5") for r in message.delivery_reports)
+
+
+def _daemon(message: ParsedMessage) -> bool:
+    address = message.from_.address if message.from_ else ""
+    return (address.rpartition("@")[0] or address).startswith(DAEMON_SENDERS)
+
+
+def _add_dsn_fields_in_text(message: ParsedMessage) -> None:
+    """DSN fields written into the human-readable text (XWall, whose own part is a
+    message/xdelivery-status): the recipients they say failed."""
+    text = message.body_text[:BODY_SCAN_CHARS]
+    if "recipient:" not in text.lower():
+        return
+    known = {r.recipient for r in message.delivery_reports}
+    for report in _delivery_reports(text):
+        if (report.action == "failed" or report.status.startswith("5")) and report.recipient not in known:
+            known.add(report.recipient)
+            message.delivery_reports.append(report)
 
 
 def _daemon_sender(raw: bytes, message: ParsedMessage) -> None:
@@ -103,10 +131,15 @@ def _add_failures(stdlib, message: ParsedMessage, defects: list[str]) -> None:
         defects.append(f"bounce detectors failed: {type(exc).__name__}")
         return
     known = {r.recipient for r in message.delivery_reports}
+    # the bounce's own recipient is the letter's sender, not a failed recipient (a detector
+    # reads "don't like sender a@b" as one)
+    ours = {a.address for a in (*message.to, *message.cc) if a}
+    used = {m.group(1).lower(): m.group(2).lower() for m in _EXPANDED_FROM.finditer(message.body_text[:BODY_SCAN_CHARS])}
     for action, found in (("failed", permanent), ("delayed", temporary - permanent)):
         for value in sorted(found):
             address = value.decode("latin-1").strip().strip("<>").lower()
-            if _is_address(address) and address not in known:
+            address = used.get(address, address)  # the address the sender used, as a DSN's Original-Recipient
+            if _is_address(address) and address not in known and address not in ours:
                 known.add(address)
                 message.delivery_reports.append(
                     DeliveryReport(address, action=action, diagnostic=_line_naming(message.body_text, address))

@@ -62,7 +62,7 @@ DAEMON_SENDERS = (
 )
 # Mail administrators: about delivery only when something else says so (people write
 # from postmaster@ too).
-POSTMASTER_SENDERS = ("postmaster",)
+POSTMASTER_SENDERS = ("postmaster", "microsoftexchange")  # Exchange: MicrosoftExchange329e...@
 
 # Senders that nobody reads. Some ministries send real answers from such addresses (a PDF
 # "ci-joint"), so alone they prove nothing; they tip an acknowledgement-looking message.
@@ -88,6 +88,23 @@ BOUNCE_SUBJECTS = (
     "error during delivery", "delivery notification: delivery has failed",
     "notification d'état de remise (échec)", "notification d'état de la remise (échec)",
     "notification d'état de la distribution (échec)",
+)
+# What a mail system writes in a delivery failure, in its own words: with a failure's subject
+# (or a postmaster's address) it makes a notice of mail whose sender and return path say
+# nothing (saved copies often lack "Return-Path: <>").
+BOUNCE_PHRASES = (
+    "could not be delivered to", "couldn't be delivered to", "was not delivered to",
+    "delivery to the following recipient", "delivery to the following recipients",
+    "delivery has failed to these recipients", "the following addresses had permanent fatal errors",
+    "the following recipient(s) could not be reached", "did not reach the following recipient",
+    "undeliverable to the following", "permanent fatal errors", "permanent error",
+    "this is the mail system at host", "i'm sorry to have to inform you that your message",
+    "created automatically by mail delivery software", "your message could not be delivered",
+    "message could not be delivered", "unable to deliver your message", "user unknown",
+    "no such user", "mailbox unavailable", "recipient address rejected", "address rejected",
+    "mailbox not found", "does not exist", "n'a pas pu etre remis", "n'a pas pu etre distribue",
+    "n'a pas pu etre delivre", "impossible de remettre", "adresse introuvable",
+    "konnte nicht zugestellt werden", "non e stato possibile recapitare",
 )
 # Subjects of delivery notices that are not failures: the letter may still arrive.
 DELAY_SUBJECTS = (
@@ -279,6 +296,7 @@ _ACK_BODY = _Phrases(ACK_PHRASES)
 _PROMISE_BODY = _Phrases(PROMISE_PHRASES)
 _AUTOMATIC_BODY = _Phrases(AUTOMATIC_PHRASES)
 _AWAY_BODY = _Phrases(AWAY_PHRASES)
+_BOUNCE_BODY = _Phrases(BOUNCE_PHRASES)
 _NO_REPLY_BODY = _Phrases(NO_REPLY_PHRASES)
 _CHALLENGE_BODY = _Phrases(CHALLENGE_PHRASES)
 _CHALLENGE_WORDS = _Phrases(CHALLENGE_WORDS)
@@ -443,6 +461,7 @@ def _delivery_kind(facts: _Facts) -> str | None:
     bounce_subject = not delay_subject and bool(_BOUNCE_SUBJECT.match(_strip_prefixes(facts.subject)))
     is_notice = (
         report_type == "delivery-status"
+        or (null_sender and not facts.from_address)  # "From: <>": no person, no autoresponder
         or (facts.is_delivery_report and report_type in ("", "delivery-status"))
         or bool(facts.header("x-failed-recipients"))
         or daemon
@@ -450,6 +469,12 @@ def _delivery_kind(facts: _Facts) -> str | None:
         or (
             (bounce_subject or delay_subject)
             and (null_sender or postmaster or _auto_submitted(facts))
+        )
+        # a failure's own subject (no "RE:", no "TR:": a person forwarding one writes those)
+        # or a postmaster, and a mail system's words
+        or (
+            ((bounce_subject and not _REPLY_PREFIX.match(facts.subject)) or postmaster)
+            and _BOUNCE_BODY.found_in(facts.own)
         )
     )
     if not is_notice:
@@ -546,6 +571,7 @@ def _outgoing_kind(facts: _Facts) -> str:
         or _AUTO_SUBJECT_WORD.match(facts.subject)  # Lotus Notes' "AUTO: X is out of the office"
         or _READ_RECEIPT_SUBJECT.match(facts.subject)
         or (_automatic_sender(facts) and _AWAY_BODY.found_in(facts.own))
+        or _challenge(facts)  # a coalition member's challenge/response filter
     ):
         return "other"
     return "letter"

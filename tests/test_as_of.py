@@ -47,12 +47,12 @@ def test_as_of_is_the_demos_last_day(built):
     assert datetime.fromisoformat(last).astimezone(built.tz).date() == built.as_of
 
 
-def test_due_soon_and_sent_this_week_are_not_empty_in_the_demo(built):
+def test_due_soon_sent_and_replies_this_week_are_not_empty_in_the_demo(built):
     content = digest.build(store.open_db(built.database), built)
-    assert content["due_soon"] and content["sent"]
+    assert content["due_soon"] and content["sent"] and content["replies"]  # replies: the recent_answer
     # the same database judged as of today: the demo's mail is months old, nothing is due soon
     today = digest.build(store.open_db(built.database), dataclasses.replace(built, as_of=None))
-    assert not today["due_soon"] and not today["sent"]
+    assert not today["due_soon"] and not today["sent"] and not today["replies"]
 
 
 def _first_overdue_days(config):

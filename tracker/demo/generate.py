@@ -74,7 +74,8 @@ hard-wrapped by the client), ``cites_letter_reference``, ``human_accuse_receptio
 ``cc_body_auto_reply``, ``acknowledgement:accuse|ar|accuse_subject``,
 ``auto_submitted_acknowledgement``, ``dsn:postfix|exchange``, ``newsletter``; every message
 ``charset:<charset>/<transfer encoding>``. Threads: ``bounce_one_of_several``, ``never_answers``,
-``within_deadline``, ``ambiguous_pair``.
+``within_deadline``, ``ambiguous_pair``, ``recent_answer`` (a letter answered in the demo's last
+week, so "replies this week" has one as of the demo's day).
 
 Conventions the truth relies on: an automatic acknowledgement of receipt that also carries
 ``Auto-Submitted: auto-generated`` is an ``acknowledgement`` (the specific kind beats the generic

@@ -46,6 +46,7 @@ class Situations:
             noreply = [b for b in bodies if b.noreply]
             for index in range(min(SAME_DAY_PAIRS, max(2, self.n_letters // 25))):
                 self._same_day(noreply[index % len(noreply)], index)
+            self._recent_answer(bodies[-1])
         finally:
             self.rng, self.ids = main_rng, main_ids
 
@@ -107,6 +108,20 @@ class Situations:
         if index % 3 == 0:  # and later answered, citing its date
             later = (reminder_day or answered) + timedelta(days=rng.randrange(10, 30))
             self._dated_reply(older, later, linked=False, new_subject=True)
+
+    def _recent_answer(self, body) -> None:
+        """A letter of six weeks ago answered in the demo's last week, so that the digest's and
+        the pages' "replies this week" show one, judged as of the demo's day."""
+        day = self._free_day(body, self.end - timedelta(days=48), self.end - timedelta(days=40))
+        if day is None:
+            return
+        thread = self._letter(body, day, *self._subject(), COALITION_SENDERS[0], ["recent_answer"])
+        answer_day = self.end - timedelta(days=3)
+        while answer_day.weekday() >= 5:
+            answer_day -= timedelta(days=1)
+        answer = self._dated_reply(thread, answer_day, linked=True, new_subject=False)
+        if answer is not None:
+            answer.cases = [c for c in answer.cases if c != "same_subject_answer"] + ["recent_answer"]
 
     def _same_day(self, body, index: int) -> None:
         """Two letters to one body on one day, each answered by its do-not-reply address with a

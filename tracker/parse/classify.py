@@ -88,6 +88,12 @@ BOUNCE_SUBJECTS = (
     "error during delivery", "delivery notification: delivery has failed",
     "notification d'état de remise (échec)", "notification d'état de la remise (échec)",
     "notification d'état de la distribution (échec)",
+    "delivery failed", "failed delivery", "failure delivery", "message undeliverable",
+    "undelivered message", "unable to deliver", "could not send your message", "nondelivery",
+    "notice of delivery failure", "delivery final failure", "returned to sender",
+    "impossible de remettre", "zustellung fehlgeschlagen", "ikke levert", "kan ikke leveres",
+    "nedoručitelné", "kézbesíthetetlen", "nie można dostarczyć", "não entregue",
+    "não é possível entregar", "neisporučivo", "toimittamaton", "teslim edilemedi",
 )
 # What a mail system writes in a delivery failure, in its own words: with a failure's subject
 # (or a postmaster's address) it makes a notice of mail whose sender and return path say
@@ -117,6 +123,9 @@ DELAY_SUBJECTS = (
     "notification d'état de la distribution (réussite)", "successful mail delivery report",
     "delivery status notification (relay)", "delivery status notification (delayed)",
     "warning: message", "zustellung nicht abgeschlossen", "zustellung verzögert",
+    "mail delivery delayed", "message delivery delayed", "delivery delay", "delayed:",
+    "verzögerte zustellung", "remise différée", "consegna ritardata", "entrega retrasada",
+    "zugestellt:", "entregado:", "consegnato:", "bezorgd:", "levererat:",
 )
 
 # Subjects of out-of-office and other automatic answers: how the subject starts.
@@ -229,6 +238,9 @@ CHALLENGE_WORDS = (
 )
 # A challenge is short: longer own text is a person writing about such filters.
 CHALLENGE_MAX_CHARS = 3000
+# Every challenge seen says one of these (its list, or asks to verify, confirm, approve or
+# authenticate): the cheap first test, as this runs on every message.
+CHALLENGE_STEMS = ("list", "verif", "confirm", "approv", "authentif")
 # An acknowledgement with more than this much own text (quotes removed) is a real answer.
 ACK_MAX_CHARS = 900
 # Only the opening of a body is read.
@@ -270,7 +282,9 @@ def _phrases(words: Iterable[str]) -> re.Pattern:
 
 
 _BOUNCE_SUBJECT = re.compile(r"^(?:" + _phrases(BOUNCE_SUBJECTS).pattern + ")")
-_DELAY_SUBJECT = re.compile(r"^(?:" + _phrases(DELAY_SUBJECTS).pattern + r")|\(delay\)|:\s*warning\s*$")
+_DELAY_SUBJECT = re.compile(
+    r"^(?:" + _phrases(DELAY_SUBJECTS).pattern + r")|\(delay\)|\(still being retried\)|:\s*warning\s*$"
+)
 _AUTO_SUBJECT = re.compile(r"^[\[(]?(?:" + _phrases(AUTO_REPLY_SUBJECTS).pattern + ")")
 _WORDS = _phrases(AUTO_REPLY_SUBJECT_WORDS).pattern
 _AUTO_SUBJECT_WORD = re.compile(rf"^(?:\[(?:{_WORDS})\]|\((?:{_WORDS})\)|(?:{_WORDS})\s*(?::|$))")
@@ -435,18 +449,21 @@ def _challenge(facts: _Facts) -> bool:
     own = facts.own
     if len(own) > CHALLENGE_MAX_CHARS:
         return False
+    link = "http" in own or "www." in own
+    report = facts.is_delivery_report or bool(facts.delivery_kind)
+    machine = report or _auto_submitted(facts) or _automatic_sender(facts) or _bulk_precedence(facts)
+    # the common path ends here: no link nor machine, or none of the stems
+    if not (link or machine) or not any(map(own.__contains__, CHALLENGE_STEMS)):
+        return False
     asks = _CHALLENGE_BODY.count_in(own)
-    if not asks and "http" not in own and "www." not in own and not facts.is_delivery_report:
-        return False  # the common path: one scan of the short list
     score = 2 * asks + _CHALLENGE_WORDS.count_in(own)
-    if facts.is_delivery_report or facts.delivery_kind:
+    if report:
         # a real bounce says "sender verification failed" too: ask more of a report, and
         # none of its recipients may have failed for good
         return (
             asks >= 1 and score >= 3 and not facts.header("x-failed-recipients") and not facts.report_failed
         )
-    machine = _auto_submitted(facts) or _automatic_sender(facts) or _bulk_precedence(facts)
-    return score >= 2 and (machine or "http" in own or "www." in own or score >= 4)
+    return score >= 2
 
 
 def _delivery_kind(facts: _Facts) -> str | None:
@@ -473,7 +490,8 @@ def _delivery_kind(facts: _Facts) -> str | None:
         # a failure's own subject (no "RE:", no "TR:": a person forwarding one writes those)
         # or a postmaster, and a mail system's words
         or (
-            ((bounce_subject and not _REPLY_PREFIX.match(facts.subject)) or postmaster)
+            ((bounce_subject and not _REPLY_PREFIX.match(facts.subject)) or postmaster
+             or (null_sender and _auto_submitted(facts)))
             and _BOUNCE_BODY.found_in(facts.own)
         )
     )

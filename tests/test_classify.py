@@ -513,6 +513,26 @@ CHALLENGES = [
 ]
 
 
+# Out-of-office subjects as Outlook, old Exchange, Lotus and people write them, in the
+# languages of the correspondents; the body alone says nothing.
+OOO_SUBJECTS = [
+    "Automatische Antwort: Ihre Anfrage", "Automatic Response: Votre courrier", "Auto Response: hi",
+    "Autosvar: Henvendelse", "Réponse en absence : Votre courrier", "Hors du bureau : Votre courrier",
+    "Absente jusqu'au 4 mars", "En congés jusqu'au 25/08", "Abwesenheit: Ihre Anfrage",
+    "Fuori sede: richiesta", "Odpowiedź automatyczna: wniosek",
+]
+
+
+@pytest.mark.parametrize("subject", OOO_SUBJECTS)
+def test_out_of_office_subjects(subject):
+    assert classify(message(subject, "Merci de votre message."), "INBOX", CONFIG) == ("incoming", "auto_reply")
+
+
+@pytest.mark.parametrize("subject", ["RE: Hors du bureau", "Absence prolongée de réponse", "Congés payés des agents"])
+def test_a_subject_about_absence_is_no_out_of_office(subject):
+    assert classify(message(subject, "Voici notre réponse."), "INBOX", CONFIG) == ("incoming", "reply")
+
+
 # Delivery failures whose sender and return path say nothing (saved copies lose "Return-Path: <>").
 UNMARKED_BOUNCES = [
     (

@@ -139,9 +139,19 @@ AUTO_REPLY_SUBJECTS = (
     "automatická odpoveď", "automatiskt svar", "automatisk svar", "automaattinen vastaus",
     "resposta automática", "răspuns automat", "automatikus válasz", "automatinis atsakymas",
     "automaatvastus", "samodejni odgovor", "automatski odgovor", "otomatik yanıt",
+    "automatische antwort", "odpowiedź automatyczna", "autosvar", "automatic response",
+    "auto response", "auto-response", "autoresponse", "automated response", "automated reply",
+    # older Exchange, Lotus, Zimbra and hand-written ones
+    "réponse en absence", "avis d'absence", "notification d'absence", "hors du bureau",
+    "en congé", "je suis absent", "absent jusqu", "absente jusqu", "respuesta fuera de la oficina",
+    "risposta fuori sede", "fuori sede", "fuori ufficio", "fora do escritório", "nicht im büro",
+    "außer haus", "ausser haus", "afwezig",
 )
 # ... and words that mark one only when they open the subject followed by ":" or alone.
-AUTO_REPLY_SUBJECT_WORDS = ("absent", "absente", "absence", "congés", "auto", "ooo", "abwesend")
+AUTO_REPLY_SUBJECT_WORDS = (
+    "absent", "absente", "absence", "congés", "auto", "ooo", "abwesend", "abwesenheit", "vacation",
+    "vacances", "urlaub", "ausente", "assente",
+)
 # Read receipts (RFC 8098 disposition notifications, Outlook "Lu :").
 READ_RECEIPT_SUBJECTS = ("lu :", "lu:", "non lu :", "read:", "not read:", "gelesen:")
 
@@ -207,6 +217,9 @@ AWAY_PHRASES = (
     "de retour au", "de retour à partir", "hors du bureau", "en déplacement", "accès limité",
     "out of office", "out of the office", "on leave", "on annual leave", "on vacation",
     "i will be back", "i am away", "i am currently away", "limited access to", "abwesend",
+    "away from the office", "away from my desk", "will return on", "je serai de retour",
+    "retour prévu", "en vacances", "nicht im büro", "außer haus", "im urlaub", "fuori sede",
+    "sono assente", "fuera de la oficina", "estoy fuera", "ik ben afwezig", "niet op kantoor",
 )
 # Challenge/response filters (Boxbe, Bluebottle, SpamArrest, TMDA, ChoiceMail, Mailinblack,
 # "verify you are human" senders) hold the letter until its sender proves to be a person:

@@ -17,6 +17,7 @@ from tracker.config import Config
 from tracker.parse import parse_message
 from tracker.parse.bounces import looks_like_report
 from tracker.parse.classify import classify
+from tracker.parse.dsn import _delivery_reports
 from tracker.parse.records import ParsedMessage
 
 from .conftest import FIXTURES
@@ -112,6 +113,7 @@ ORIGINALS = {
     "tracker__returned-mail-error-during-delivery-bare-mailer-daemon.eml": "a8.2025@collectif.example.org",
     "tracker__mail-could-not-be-delivered-mailer-daemon-empty.eml": "a9.2025@collectif.example.org",
     "tracker__failed-mail-to.eml": "a11.2025@collectif.example.org",  # quoted in plain text
+    "tracker__opensmtpd-failed-multipart-mixed.eml": "a21.2025@collectif.example.org",  # multipart/mixed
     "bounce-email__mail-delivery-failure-full-mailbox-no-code.eml":
         "4b64d9fd8f537_18e83fa070dbb1b85499c1@xenon.swom.com.tmail",  # quoted with "> "
 }
@@ -127,6 +129,15 @@ def test_non_conforming_dsn_fields_are_read() -> None:
     assert [(r.action, r.status) for r in failure.delivery_reports] == [("failed", "4.4.7")]
     smtp = parse_message((BOUNCES / "tracker__dsn-status-553-without-enhanced-code.eml").read_bytes())
     assert [(r.recipient, r.status) for r in smtp.delivery_reports] == [("cabinet@justice.gouv.fr", "5.0.0")]
+
+
+def test_dsn_actions_as_servers_spell_them() -> None:
+    """Old OpenSMTPD writes "Action: error"; some servers comment on the action."""
+    text = ("Final-Recipient: rfc822; a@b.example\nAction: error\nStatus: 5.0.0\n\n"
+            "Final-Recipient: rfc822; c@d.example\nAction: failed (bad destination mailbox address)\nStatus: 5.1.1\n\n"
+            "Final-Recipient: rfc822; e@f.example\nAction: delayed; will retry\nStatus: 4.4.1\n")
+    assert [(r.recipient, r.action) for r in _delivery_reports(text)] == [
+        ("a@b.example", "failed"), ("c@d.example", "failed"), ("e@f.example", "delayed")]
 
 
 def test_daemon_sender_without_a_domain_is_kept() -> None:

@@ -126,6 +126,9 @@ DELAY_SUBJECTS = (
     "mail delivery delayed", "message delivery delayed", "delivery delay", "delayed:",
     "verzögerte zustellung", "remise différée", "consegna ritardata", "entrega retrasada",
     "zugestellt:", "entregado:", "consegnato:", "bezorgd:", "levererat:",
+    # OpenSMTPD: "Delivery status notification: <the action>"
+    "delivery status notification: delayed", "delivery status notification: delivered",
+    "delivery status notification: relayed", "delivery status notification: success",
 )
 
 # Subjects of out-of-office and other automatic answers: how the subject starts.

@@ -13,8 +13,11 @@ from .records import DeliveryReport
 _QUOTED_ID = re.compile(r"(?im)^[ \t>]*message-id:[ \t]*<([^<>\s]+)>")
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _SMTP_CODE = re.compile(r"\s*([245])\d\d\b")
-# Actions as some servers spell them -> RFC 3464's words.
-_ACTIONS = {"failure": "failed", "fail": "failed", "delay": "delayed", "deliverable": "delivered"}
+# Actions as some servers spell them -> RFC 3464's words (old OpenSMTPD: "error").
+_ACTIONS = {"failure": "failed", "fail": "failed", "error": "failed", "delay": "delayed",
+            "deliverable": "delivered"}
+# "Action: failed (bad destination mailbox)", "Action: delayed; retrying": the first word.
+_ACTION_WORD = re.compile(r"\s*([A-Za-z]+)")
 
 
 def _dsn_fields(block: str) -> dict[str, str]:
@@ -54,7 +57,8 @@ def _delivery_reports(text: str) -> list[DeliveryReport]:
         smtp = _SMTP_CODE.match(fields.get("status", ""))
         if not code and smtp:
             code = f"{smtp.group(1)}.0.0"  # "Status: 553 sorry, ..." : an SMTP reply, its class kept
-        action = fields.get("action", "").strip().lower()[:20]
+        word = _ACTION_WORD.match(fields.get("action", ""))
+        action = word.group(1).lower()[:20] if word else ""
         diagnostic = fields.get("diagnostic-code", "")
         kind, sep, rest = diagnostic.partition(";")
         if sep and " " not in kind.strip():

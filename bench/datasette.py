@@ -41,6 +41,7 @@ from tracker import config as config_module  # noqa: E402
 from tracker import store  # noqa: E402
 from tracker import web as publish
 from tracker.config import slugify  # noqa: E402
+from tracker.store.db import refresh_first_replies  # noqa: E402
 
 # (id, name, short name, domain), from the benchmarks' shared list
 CORRESPONDENTS = [
@@ -153,6 +154,7 @@ def fill(db_path: Path, messages: int, seed: int = 1) -> None:
         if len(message_rows) > 5000:
             flush()
     flush()
+    refresh_first_replies(conn)  # as the threaders keep it
     conn.execute("commit")
     conn.execute("analyze")
     conn.close()

@@ -85,6 +85,16 @@ def test_threads_filters_status_overdue_period_and_paging(french):
     assert "page 2 sur 3" in second.text and "Page précédente" in second.text
     _, beyond = page(french, "/-/threads?page=99")
     assert "page 3 sur 3" in beyond.text
+    # words to find: counted in the same pass as the page, and past the last page the last one
+    _, words = page(french, "/-/threads?q=numero&page=2")
+    assert "page 2 sur 3" in words.text and "51 à 100 sur 120" in words.text
+    _, words_beyond = page(french, "/-/threads?q=numero&page=99")
+    assert "page 3 sur 3" in words_beyond.text and "101 à 120 sur 120" in words_beyond.text
+    # a correspondent's name matches too (folded): its 121 threads, whatever their subjects
+    _, justice = page(french, "/-/threads?q=JUSTICE")
+    assert "sur 121" in justice.text and "Lettre numéro" in justice.text
+    _, none = page(french, "/-/threads?q=zzzqqq&page=3")
+    assert "Lettre numéro" not in none.text
 
 
 def test_unanswered_grouped_and_bounced(french):

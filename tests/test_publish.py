@@ -148,6 +148,8 @@ def build_database(folder: Path, language: str = "fr", extra: str = "") -> confi
              "bureau@interieur.gouv.fr", "Votre courrier", "Réponse sans référence.", [(us, None)])
     db["unmatched"].insert({"message_id": "<u1@interieur>", "correspondent_id": "interieur",
                             "candidates": '["t-interieur-1"]', "reason": "no reply headers"})
+    store.db.refresh_first_replies(db)  # as the threaders keep it
+    db.conn.commit()
     db.conn.close()
     return config
 
@@ -338,7 +340,7 @@ def test_english_labels(tmp_path):
     assert "Letters overdue for a reply, per correspondent" in home
     assert "Letters unanswered on a date" in home
     thread = Text(fetch(config, "/tracker/threads/t-sante-1").text).text
-    assert "awaiting reply" in thread and "Due : " in thread
+    assert "awaiting reply" in thread and "Due: " in thread
     table = Text(fetch(config, "/tracker/threads").text).text
     assert "Threads" in table and "First sent" in table
 

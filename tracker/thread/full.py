@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+from ..store.db import refresh_first_replies
 from .lookup import GROUPING_KEYS, REPLY_KINDS, Info, Letter, MemoryLookup, answered_dates, group_letters
 from .views import decide, marks_of, state_columns
 
@@ -75,6 +75,7 @@ class FullRun:
                 f"where not exists(select 1 from {name} t where {' and '.join(f't.{c} = w.{c}' for c in key)})"
             )
             db.execute(f"drop table temp.full_{name}")
+        refresh_first_replies(db)
 
     def _renamed_by_reshuffle(self) -> None:
         """A body folded into its successor (config ``successor``) leaves threads whose ids hash

@@ -14,6 +14,7 @@ import sqlite_utils
 
 from ..config import Config
 from ..parse.evidence import Resolver
+from ..store.db import refresh_first_replies
 from .full import FullRun
 from .incremental import IncrementalRun
 from .keys import KeyDerivation
@@ -131,4 +132,5 @@ class Threader(KeyDerivation, FullRun, IncrementalRun, LetterReads, Placement):
             "due_at = ?, overdue = ? where id = ?",
             updates,
         )
+        refresh_first_replies(self.db, None if thread_ids is None else sorted(existing))
 

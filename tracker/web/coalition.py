@@ -86,7 +86,7 @@ async def association_page(datasette, request):
     rows = await _rows(datasette, (
         "select m.message_id, m.date, m.subject, t.id as thread_id, t.correspondent_id, t.correspondent, "
         "t.status, t.due_at, (t.status in ('awaiting_reply', 'acknowledged') and "
-        "julianday(t.due_at) < julianday(tracker_now())) as overdue_now from cosigners c "
+        "julianday(t.due_at) < (select julianday(tracker_now()))) as overdue_now from cosigners c "
         "join messages m on m.message_id = c.message_id "
         "left join thread_messages tm on tm.message_id = m.message_id "
         "left join threads t on t.id = tm.thread_id where c.member = :slug "

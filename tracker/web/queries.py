@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..store.db import responsiveness_sql
+
+# the responsiveness figures as the pages show them: "overdue now" as of tracker_now() (the
+# config's as_of, else the clock), where the stored view reads the clock
+RESPONSIVENESS = responsiveness_sql(now="tracker_now()")
+
 
 
 # --- canned queries -------------------------------------------------------------------------
@@ -13,8 +19,9 @@ _AS_OF = "coalesce(nullif(:as_of, ''), date(tracker_now()))"
 
 # Overdue now, from the due date rather than the stored flag: rethreading after a sync only
 # revisits the threads that received mail, so the flag of a quiet thread can be stale.
+# (a scalar subquery is evaluated once per statement: the Python function is not called per row)
 OVERDUE_NOW = (
-    "(t.status in ('awaiting_reply', 'acknowledged') and julianday(t.due_at) < julianday(tracker_now()))"
+    "(t.status in ('awaiting_reply', 'acknowledged') and julianday(t.due_at) < (select julianday(tracker_now())))"
 )
 
 
@@ -104,11 +111,11 @@ limit 200
                 "and 90th percentile days from the letter to the first reply, and threads overdue "
                 "today. \"Too few\": under five letters, the figures say little."
             ),
-            # the view of tracker/store.py: the same figures as `tracker report responsiveness`
-            "sql": """
+            # the view's figures (store/db.py): the same as `tracker report responsiveness`
+            "sql": f"""
 select correspondent, letters, replied, reply_rate, median_days, p90_days, overdue_now, too_few,
   correspondent_id
-from responsiveness
+from ({RESPONSIVENESS})
 order by overdue_now desc, correspondent
 """,
         },

@@ -62,7 +62,7 @@ DAEMON_SENDERS = (
 )
 # Mail administrators: about delivery only when something else says so (people write
 # from postmaster@ too).
-POSTMASTER_SENDERS = ("postmaster", "microsoftexchange")  # Exchange: MicrosoftExchange329e...@
+POSTMASTER_SENDERS = ("postmaster", "microsoftexchange", "mdaemon")  # Exchange: MicrosoftExchange329e...@
 
 # Senders that nobody reads. Some ministries send real answers from such addresses (a PDF
 # "ci-joint"), so alone they prove nothing; they tip an acknowledgement-looking message.
@@ -111,6 +111,11 @@ BOUNCE_PHRASES = (
     "mailbox not found", "does not exist", "n'a pas pu etre remis", "n'a pas pu etre distribue",
     "n'a pas pu etre delivre", "impossible de remettre", "adresse introuvable",
     "konnte nicht zugestellt werden", "non e stato possibile recapitare",
+    "fatal delivery error", "delivery has failed", "could not deliver", "not be delivered",
+    "unknown recipient", "recipient not found", "invalid recipient", "mailbox is full",
+    "quota exceeded", "over quota", "relay access denied", "host not found", "domain not found",
+    "unrouteable address", "returned to sender", "message was rejected", "boite aux lettres pleine",
+    "destinataire inconnu", "adresse inconnue", "n'existe pas",
 )
 # Subjects of delivery notices that are not failures: the letter may still arrive.
 DELAY_SUBJECTS = (
@@ -125,6 +130,7 @@ DELAY_SUBJECTS = (
     "warning: message", "zustellung nicht abgeschlossen", "zustellung verzögert",
     "mail delivery delayed", "message delivery delayed", "delivery delay", "delayed:",
     "verzögerte zustellung", "remise différée", "consegna ritardata", "entrega retrasada",
+    "retard de remise", "recapito ritardato", "bezorging vertraagd",
     "zugestellt:", "entregado:", "consegnato:", "bezorgd:", "levererat:",
     # OpenSMTPD: "Delivery status notification: <the action>"
     "delivery status notification: delayed", "delivery status notification: delivered",

@@ -3,10 +3,10 @@
 Pure functions of a parsed record (or a stored ``messages`` row) and the config; no I/O.
 
 Kinds (DESIGN.md): ``letter`` (outgoing), ``reply`` (a person of a correspondent wrote it),
-``auto_reply`` (out of office and other automatic answers, read receipts), ``acknowledgement``
-(an acknowledgement of receipt, automatic or a bare "we received it, we will answer"),
-``bounce`` (a delivery failure), ``other`` (newsletters, bulk, delay warnings, our own
-automatic mail): ``other`` never opens nor answers a thread.
+``auto_reply`` (out of office and other automatic answers, read receipts, challenge/response
+notices), ``acknowledgement`` (an acknowledgement of receipt, automatic or a bare "we
+received it, we will answer"), ``bounce`` (a delivery failure), ``other`` (newsletters,
+bulk, delay warnings, our own automatic mail): ``other`` never opens nor answers a thread.
 
 Headers read (lower-case names in ``ParsedMessage.headers``): see ``HEADERS_READ``.
 
@@ -99,23 +99,19 @@ BOUNCE_SUBJECTS = (
 # (or a postmaster's address) it makes a notice of mail whose sender and return path say
 # nothing (saved copies often lack "Return-Path: <>").
 BOUNCE_PHRASES = (
-    "could not be delivered to", "couldn't be delivered to", "was not delivered to",
-    "delivery to the following recipient", "delivery to the following recipients",
-    "delivery has failed to these recipients", "the following addresses had permanent fatal errors",
-    "the following recipient(s) could not be reached", "did not reach the following recipient",
-    "undeliverable to the following", "permanent fatal errors", "permanent error",
-    "this is the mail system at host", "i'm sorry to have to inform you that your message",
-    "created automatically by mail delivery software", "your message could not be delivered",
-    "message could not be delivered", "unable to deliver your message", "user unknown",
-    "no such user", "mailbox unavailable", "recipient address rejected", "address rejected",
-    "mailbox not found", "does not exist", "n'a pas pu etre remis", "n'a pas pu etre distribue",
-    "n'a pas pu etre delivre", "impossible de remettre", "adresse introuvable",
-    "konnte nicht zugestellt werden", "non e stato possibile recapitare",
-    "fatal delivery error", "delivery has failed", "could not deliver", "not be delivered",
-    "unknown recipient", "recipient not found", "invalid recipient", "mailbox is full",
-    "quota exceeded", "over quota", "relay access denied", "host not found", "domain not found",
-    "unrouteable address", "returned to sender", "message was rejected", "boite aux lettres pleine",
-    "destinataire inconnu", "adresse inconnue", "n'existe pas",
+    "not be delivered", "couldn't be delivered", "was not delivered to", "could not deliver",
+    "unable to deliver", "delivery has failed", "delivery to the following recipient",
+    "could not be reached", "did not reach the following recipient", "undeliverable to the following",
+    "permanent fatal errors", "fatal delivery error", "permanent error", "this is the mail system at host",
+    "i'm sorry to have to inform you that your message", "created automatically by mail delivery software",
+    "returned to sender", "user unknown", "unknown user", "no such user", "unknown recipient",
+    "recipient not found", "invalid recipient", "mailbox unavailable", "mailbox not found",
+    "mailbox is full", "quota exceeded", "over quota", "address rejected", "relay access denied",
+    "host not found", "domain not found", "unrouteable address", "message was rejected",
+    "does not exist", "n'a pas pu être remis", "n'a pas pu être distribué", "n'a pas pu être délivré",
+    "impossible de remettre", "adresse introuvable", "destinataire inconnu", "adresse inconnue",
+    "boîte aux lettres pleine", "n'existe pas", "konnte nicht zugestellt werden",
+    "non è stato possibile recapitare",
 )
 # Subjects of delivery notices that are not failures: the letter may still arrive.
 DELAY_SUBJECTS = (
@@ -246,7 +242,7 @@ CHALLENGE_PHRASES = (
     "senders i have approved", "senders i've approved", "approved beforehand",
     "to release your message", "please confirm your message", "one-time verification",
     "one time verification", "challenge/response", "challenge-response",
-    "vous n'etes pas un robot", "je ne suis pas un robot", "pas un spammeur",
+    "vous n'êtes pas un robot", "je ne suis pas un robot", "pas un spammeur",
     "merci de vous authentifier", "veuillez vous authentifier", "cette authentification",
     "en attente d'authentification", "en attente de validation par",
 )
@@ -255,8 +251,8 @@ CHALLENGE_PHRASES = (
 CHALLENGE_WORDS = (
     "allowed list", "allow list", "approved senders", "list of approved", "guest list",
     "whitelist", "white list", "white-list", "liste blanche", "sender verification",
-    "please verify", "verification de l'expediteur", "validation de l'expediteur",
-    "expediteurs autorises", "to control spam", "protected by", "protege par", "spam",
+    "please verify", "vérification de l'expéditeur", "validation de l'expéditeur",
+    "expéditeurs autorisés", "to control spam", "protected by", "protégé par", "spam",
 )
 # A challenge is short: longer own text is a person writing about such filters.
 CHALLENGE_MAX_CHARS = 3000
@@ -551,8 +547,9 @@ def _automatic_kind(facts: _Facts, automatic: bool) -> str:
     if _ACK_SUBJECT.search(facts.subject) or _ACK_BODY.found_in(own):
         # "Réponse automatique : ..." that only says the message was received is an
         # acknowledgement; someone away makes it an out-of-office
-        if not _AWAY_BODY.found_in(own) and (_ACK_SUBJECT.search(facts.subject) or not _AUTO_SUBJECT.search(facts.subject)
-                                             or _PROMISE_BODY.found_in(own)):
+        auto_subject = _AUTO_SUBJECT.search(facts.subject)
+        ack_subject = _ACK_SUBJECT.search(facts.subject)
+        if not _AWAY_BODY.found_in(own) and (ack_subject or not auto_subject or _PROMISE_BODY.found_in(own)):
             return "acknowledgement"
     if _AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.found_in(own) or automatic:
         return "auto_reply"

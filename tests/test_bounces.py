@@ -203,6 +203,23 @@ def test_a_bounce_placed_nowhere_stays_a_bounce_and_answers_nothing(tmp_path: Pa
     assert "ndr.a12.2025@collectif.example.org" not in placed
 
 
+
+def test_a_challenge_from_the_address_written_to_answers_nothing(tmp_path: Path) -> None:
+    """Bluebottle answers from the very address the letter went to: the thread still waits."""
+    box = Mailbox(tmp_path, CULTURE)
+    letter = box.write("Sent", eml("l2@collectif.example.org", COALITION, "contact@culture.gouv.fr",
+                                   "BLAH", "Mon, 03 Mar 2025 16:00:00 +0100"))
+    text = (BOUNCES / "bounceparser__bluebottle-challenge-response.eml").read_text(encoding="utf-8")
+    text = text.replace("exampleuser@bluebottle.com", "contact@culture.gouv.fr")
+    text = text.replace("automated-bounces@example.com", COALITION)
+    challenge = box.write("INBOX", text.replace("\r\n", "\n"))
+    box.import_(letter, challenge)
+    (thread,) = box.threads(as_of="2025-03-10").values()
+    assert thread["status"] == "awaiting_reply"
+    with box.db() as db:
+        kinds = dict(db.execute("select message_id, kind from messages"))
+    assert kinds["200908201215.n7KCFdp7026294@bb0.bluebottle.com"] == "auto_reply"
+
 if __name__ == "__main__":
     for name, value in four_figures().items():
         print(f"{name}: {value:.1f}" if isinstance(value, float) else f"{name}: {value}")

@@ -99,7 +99,7 @@ def four_figures() -> dict[str, float]:
 def test_the_four_figures_of_issue_14() -> None:
     figures = four_figures()
     assert figures["bounces taken for replies"] == 0
-    assert figures["kinds right %"] >= 94
+    assert figures["kinds right %"] >= 98  # the goal of issue 14 on the acceptance set
     assert figures["bounces with a failed recipient %"] >= 95
     assert figures["failed addresses exactly right %"] >= 95
 

@@ -214,3 +214,11 @@ def test_unanswered_shows_the_oldest_and_links_the_rest(tmp_path, monkeypatch):
     assert 'href="/-/threads?overdue=1"' in response.text
     assert "<strong>4 fils</strong>" in response.text
     assert "Retard 0" in response.text and "Retard 2" not in response.text  # the oldest first
+
+
+def test_a_correspondents_page_lists_50_threads_and_links_to_the_rest(french):
+    response, text = page(french, "/tracker/correspondents/justice")
+    rows = response.text.split('<h2>Fils avec ce destinataire</h2>')[1].count("<tr>") - 1  # the header row
+    assert rows == 50
+    assert "Voir les 121 fils de ce destinataire" in text.text
+    assert "/-/threads?correspondent=justice" in response.text

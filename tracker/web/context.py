@@ -20,6 +20,7 @@ async def _rows(db, sql: str, params=None, time_limit_ms: int | None = None) -> 
 
 
 _home_cache: dict[str, tuple[tuple, dict]] = {}
+CORRESPONDENT_SHOWN = 50  # threads in each list of a correspondent's page (overdue, waiting, latest)
 
 
 def _database_stamp(datasette) -> tuple:
@@ -145,12 +146,19 @@ def failed_addresses(messages: list[dict]) -> list[dict]:
 
 async def correspondent_data(datasette, correspondent_id: str) -> dict:
     db = datasette.get_database(DATABASE_NAME)
-    threads = await _rows(
-        db,
-        f"select id, subject, status, opened_at, last_letter_at, last_reply_at, due_at, "
-        f"{OVERDUE_NOW} as overdue from threads t where correspondent_id = ? "
-        f"order by opened_at desc limit 1000",
-        [correspondent_id],
-    )
+    columns = (f"select id, subject, status, opened_at, last_letter_at, last_reply_at, due_at, "
+               f"{OVERDUE_NOW} as overdue from threads t where correspondent_id = ? ")
+    # the oldest due of the overdue letters and of those still waiting, and the latest of all:
+    # the rest is one link away, in the threads list filtered on this correspondent (paged)
+    shown = f"order by due_at limit {CORRESPONDENT_SHOWN}"
+    late = await _rows(db, columns + f"and {OVERDUE_NOW} {shown}", [correspondent_id])
+    waiting = await _rows(db, columns + f"and status in ('awaiting_reply', 'acknowledged') and not {OVERDUE_NOW} {shown}",
+                          [correspondent_id])
+    latest = await _rows(db, columns + f"order by opened_at desc limit {CORRESPONDENT_SHOWN}", [correspondent_id])
+    counts = (await _rows(
+        db, f"select count(*) as total, coalesce(sum({OVERDUE_NOW}), 0) as late, "
+        f"coalesce(sum(t.status in ('awaiting_reply', 'acknowledged') and not {OVERDUE_NOW}), 0) as waiting "
+        f"from threads t where correspondent_id = ?", [correspondent_id]))[0]
     figures = await _rows(db, responsiveness_sql("t.correspondent_id = :id", now="tracker_now()"), {"id": correspondent_id})
-    return {"threads": threads, "figures": figures[0] if figures else None}
+    return {"late": late, "waiting": waiting, "threads": latest, "counts": counts,
+            "figures": figures[0] if figures else None}

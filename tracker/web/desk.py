@@ -44,6 +44,7 @@ from .settings import DATABASE_NAME
 DESK = "/-/desk"
 BODY_LIMIT = desk.MAX_UPLOAD + 256 * 1024  # the file and the form's other fields
 MARK_ACTIONS = ("answered", "close", "reopen", "attach", "move", "detach", "undo", "not_answer")
+OTHER_THREADS = 200  # threads offered to attach or move a message to: the latest of its correspondent
 REASONS = {
     "several threads match equally well": (
         "plusieurs fils correspondent aussi bien : dites lequel", "several threads match equally well"),
@@ -111,15 +112,19 @@ async def waiting(datasette, language: str) -> list[dict]:
         "select u.message_id, u.correspondent_id, u.candidates, u.reason, m.date, m.from_name, m.from_address, "
         "m.subject, substr(m.body_text, 1, 600) as opening, (select group_concat(substr(a.text, 1, 300), ' … ') "
         f"from attachments a where a.message_id = u.message_id) as attachment_text from {desk.WAITING} "
-        "join messages m on m.message_id = u.message_id order by m.date desc, u.message_id"))
-    cids = sorted({r["correspondent_id"] for r in rows})
+        # the few waiting messages first, then their rows (not every message probed by date)
+        "cross join messages m on m.message_id = u.message_id order by m.date desc, u.message_id"))
     threads: dict[str, dict] = {}
-    if cids:
-        marks = ",".join("?" * len(cids))
-        for t in _dicts(await db.execute(
-                f"select id, correspondent_id, correspondent, subject, opened_at, status from threads "
-                f"where correspondent_id in ({marks}) order by opened_at desc", cids)):
+    columns = "select id, correspondent_id, correspondent, subject, opened_at, status from threads "
+    wanted = sorted({c["thread_id"] for r in rows for c in json.loads(r["candidates"] or "[]")})
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for t in _dicts(await db.execute(columns + f"where id in ({','.join('?' * len(chunk))})", chunk)):
             threads[t["id"]] = t
+    latest: dict[str, list[dict]] = {}
+    for cid in sorted({r["correspondent_id"] for r in rows}):
+        latest[cid] = _dicts(await db.execute(
+            columns + f"where correspondent_id = ? order by opened_at desc limit {OTHER_THREADS}", [cid]))
     cards = []
     for row in rows:
         candidates = []
@@ -128,7 +133,7 @@ async def waiting(datasette, language: str) -> list[dict]:
                 candidates.append({**threads[c["thread_id"]], "evidence": [_evidence(e, language) for e in c["evidence"]]})
         cards.append({**row, "candidates": candidates,
                       "why": _fr(REASONS.get(row["reason"], (row["reason"], row["reason"])), language),
-                      "others": [t for t in threads.values() if t["correspondent_id"] == row["correspondent_id"]]})
+                      "others": latest.get(row["correspondent_id"], [])})
     return cards
 
 
@@ -160,7 +165,7 @@ async def thread_desk(datasette, request, thread_id: str) -> dict:
         "order by s.id", [thread_id]))
     others = _dicts(await db.execute(
         "select id, subject, opened_at from threads where correspondent_id = (select correspondent_id from threads "
-        "where id = ?) and id != ? order by opened_at desc", [thread_id, thread_id]))
+        f"where id = ?) and id != ? order by opened_at desc limit {OTHER_THREADS}", [thread_id, thread_id]))
     incoming = _dicts(await db.execute(
         "select m.message_id, m.date, m.subject from thread_messages tm join messages m on m.message_id = "
         "tm.message_id where tm.thread_id = ? and m.direction = 'incoming' order by m.date", [thread_id]))

@@ -528,17 +528,6 @@ def test_out_of_office_subjects(subject):
     assert classify(message(subject, "Merci de votre message."), "INBOX", CONFIG) == ("incoming", "auto_reply")
 
 
-def test_an_automatic_reply_that_only_acknowledges_is_an_acknowledgement():
-    ack = message("Réponse automatique : Votre demande",
-                  "Nous avons bien reçu votre message. Il sera traité dans les meilleurs délais.",
-                  headers={"auto-submitted": "auto-replied"})
-    away = message("Réponse automatique : Votre demande",
-                   "Je suis absente jusqu'au 12 mars. Votre message a bien été reçu.",
-                   headers={"auto-submitted": "auto-replied"})
-    assert classify(ack, "INBOX", CONFIG)[1] == "acknowledgement"
-    assert classify(away, "INBOX", CONFIG)[1] == "auto_reply"
-
-
 @pytest.mark.parametrize("subject", ["RE: Hors du bureau", "Absence prolongée de réponse", "Congés payés des agents"])
 def test_a_subject_about_absence_is_no_out_of_office(subject):
     assert classify(message(subject, "Voici notre réponse."), "INBOX", CONFIG) == ("incoming", "reply")

@@ -545,11 +545,7 @@ def _automatic_kind(facts: _Facts, automatic: bool) -> str:
     """auto_reply or acknowledgement for a message a machine wrote."""
     own = facts.own
     if _ACK_SUBJECT.search(facts.subject) or _ACK_BODY.found_in(own):
-        # "Réponse automatique : ..." that only says the message was received is an
-        # acknowledgement; someone away makes it an out-of-office
-        auto_subject = _AUTO_SUBJECT.search(facts.subject)
-        ack_subject = _ACK_SUBJECT.search(facts.subject)
-        if not _AWAY_BODY.found_in(own) and (ack_subject or not auto_subject or _PROMISE_BODY.found_in(own)):
+        if not (_AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.found_in(own)):
             return "acknowledgement"
     if _AUTO_SUBJECT.search(facts.subject) or _AWAY_BODY.found_in(own) or automatic:
         return "auto_reply"

@@ -3,6 +3,7 @@ a real SMTP server on loopback (aiosmtpd), and read back as it arrived."""
 
 from __future__ import annotations
 
+import dataclasses
 import html as html_module
 import sqlite3
 from datetime import datetime, timedelta
@@ -283,3 +284,29 @@ def test_every_link_in_the_digest_opens_its_thread_in_datasette(imported, tmp_pa
     for link, code, page in asyncio.run(fetch()):
         assert code == 200, link
         assert subjects[link.rsplit("/", 1)[1]] in html_module.unescape(page), link
+
+
+def test_scans_failed_for_good_are_one_warning_line_with_their_reasons(imported, tmp_path):
+    config_path, config, _ = configured(imported, tmp_path, smtp_section(port=25))
+    db = store.open_db(config.database, private=config.private_database)
+    assert digest.build(db, config, MONDAY)["ocr_failed"] is None  # nothing failed
+    from tracker.store import ocr as ocr_queue
+
+    ocr_queue.ensure(db)
+    db.conn.executemany(
+        "insert into private.ocr_queue (attachment_id, message_id, kind, status, error, attempts) "
+        "values (?, ?, 'pdf', ?, ?, 3)",
+        [("a1", "m1@x", "failed", "courrier-signe.pdf unreadable (PdfiumError)"),
+         ("a2", "m2@x", "failed", "courrier-2.pdf unreadable (PdfiumError)"),
+         ("a3", "m3@x", "failed", "no text read from 1 pages: OCR of a page stopped after 60 s (ocr.page_seconds)"),
+         ("a4", "m4@x", "retry", "unreadable (PdfiumError)")])  # a retry is not a failure yet
+    db.conn.commit()
+    content = digest.build(db, config, MONDAY)
+    line = content["ocr_failed"]
+    assert line == ("3 documents scannés n’ont pas pu être lus (2 fichier illisible, 1 trop long à lire) : leur "
+                    "texte manque à la recherche et au rattachement des réponses ; voir tracker ocr.")
+    html, text = digest.render(content, config)
+    assert line in html_module.unescape(html) and f"!! {line}" in text
+    assert "courrier-signe" not in html + text  # no file name, no text
+    english = digest.build(db, dataclasses.replace(config, language="en"), MONDAY)["ocr_failed"]
+    assert english.startswith("3 scanned documents could not be read (2 unreadable file, 1 timed out)")

@@ -136,18 +136,18 @@ def t(key: str, language: str | None = DEFAULT_LANGUAGE, **params: object) -> st
     return text.format(**params) if params else text
 
 
-def plural(key: str, count: int, language: str | None = DEFAULT_LANGUAGE) -> str:
-    """``key.<form>`` with ``{count}`` filled in, the form chosen by Babel's (CLDR) plural rules
+def plural(key: str, count: int, language: str | None = DEFAULT_LANGUAGE, **params: object) -> str:
+    """``key.<form>`` with ``{count}`` (and ``params``) filled in, the form chosen by Babel's (CLDR) plural rules
     for ``language`` ("one", "few", "many", "other"...; "other" when the catalog lacks that form),
     ``key.zero`` for 0 when the catalog has it. French takes the singular for 0 and 1 ("0 fil"),
     English only for 1."""
     language = language_of(language)
     if count == 0 and f"{key}.zero" in LABELS:
-        return t(f"{key}.zero", language, count=count)
+        return t(f"{key}.zero", language, count=count, **params)
     form = _plural_form(language, count)
     if f"{key}.{form}" not in LABELS or language not in LABELS[f"{key}.{form}"]:
         form = "other"
-    return t(f"{key}.{form}", language, count=count)
+    return t(f"{key}.{form}", language, count=count, **params)
 
 
 @lru_cache(maxsize=None)

@@ -147,6 +147,7 @@ def build(db: sqlite_utils.Database, config: Config, now: datetime | None = None
         "stale_never": [s["folder"] for s in stale if not s["date"]],
         "stale_dated": [s for s in stale if s["date"]],
         "ocr_missing": _ocr_missing(config),
+        "ocr_failed": _ocr_failed(db, language),
         **_commitments(db, config, now),
         **_unacknowledged(threads, config),
     }
@@ -185,6 +186,28 @@ def _ocr_missing(config: Config) -> str | None:
         return missing
     return ("Tesseract n'est pas installé ou lui manque une langue : les courriers scannés ne sont pas "
             "lus (installer les paquets Debian tesseract-ocr et tesseract-ocr-fra, puis lancer tracker ocr)")
+
+
+# store.ocr.REASONS' words -> their label key
+OCR_REASON_KEYS = {
+    "run interrupted": "run_interrupted", "bytes missing": "bytes_missing", "over the memory cap": "memory_cap",
+    "OCR process crashed": "crashed", "timed out": "timed_out", "unreadable file": "unreadable",
+    "no text read": "no_text", "other": "other",
+}
+
+
+def _ocr_failed(db, language: str) -> str | None:
+    """The warning line when scanned documents failed for good (read three times): their text
+    is missing from search and from the evidence that places answers. Counts and reasons only
+    (never a file name); None when nothing failed."""
+    from ..store import ocr as ocr_queue
+
+    counts = ocr_queue.failed_for_good(db)
+    if not counts:
+        return None
+    reasons = ", ".join(f"{count} {i18n.t('digest.ocr_reason.' + OCR_REASON_KEYS.get(words, 'other'), language)}"
+                        for words, count in counts.items())
+    return i18n.plural("digest.ocr_failed", sum(counts.values()), language, reasons=reasons)
 
 
 def render(context: dict[str, Any], config: Config) -> tuple[str, str]:

@@ -291,3 +291,21 @@ def test_a_private_file_made_anew_has_the_column(tmp_path: Path) -> None:
     db = store.open_db(tmp_path / "tracker.db")  # m009 and m011 do not run again
     assert ocr.waiting(db) == 0
     assert "attempts" in {r[1] for r in db.execute("pragma private.table_info(ocr_queue)")}
+
+
+def test_scans_failed_for_good_are_read_again_on_request(config_path: Path) -> None:
+    add(config_path, "capped", good_scan())
+    key = "capped@justice.gouv.fr/0"
+    db, config = open_store(config_path)
+    config.ocr.page_seconds = 0.05  # Tesseract killed on every page, three runs: failed for good
+    for _ in range(3):
+        ocr.work(db, config, rethread=None)
+    assert rows(config_path)[key] == ("failed", 3, "timed out")
+    db.close()
+    assert run(config_path, "ocr")[-1].endswith("1 failed for good (1 timed out)")  # not read a fourth time
+    # the cap raised again (the config's default): --again gives it its reads back
+    output = run(config_path, "ocr", "--again")
+    assert output[0] == "OCR: 1 documents failed for good queued again"
+    assert output[-1].startswith("OCR: 1 documents read (1 pages")
+    assert rows(config_path)[key] == ("done", 1, None)
+    assert run(config_path, "ocr", "--again")[0] == "OCR: 0 documents failed for good queued again"

@@ -401,8 +401,10 @@ def _scans_line(run) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
 @click.option("--budget", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
               help="Stop after about SECONDS and leave the rest queued (default: read everything).")
+@click.option("--again", is_flag=True,
+              help="First queue again the scans failed for good (after raising [ocr] memory_mb or page_seconds).")
 @click.pass_obj
-def ocr_command(obj: Context, quiet: bool, budget: float | None) -> None:
+def ocr_command(obj: Context, quiet: bool, budget: float | None, again: bool) -> None:
     """Read the scanned attachments waiting in the OCR queue (Tesseract, [ocr] in the config),
     then place their messages again: an answer whose scan cites its letter finds its thread.
 
@@ -415,9 +417,16 @@ def ocr_command(obj: Context, quiet: bool, budget: float | None) -> None:
     Examples:
       tracker ocr
       tracker ocr --budget 600
+      tracker ocr --again               # after raising [ocr] memory_mb
     """
+    from .store import ocr
+
     with exclusive(obj, "ocr"):
         db = obj.db(create=False)
+        if again:
+            count = ocr.queue_failed_again(db)
+            if not (quiet or obj.quiet):
+                click.echo(f"OCR: {count} documents failed for good queued again")
         run = _read_scans(obj, db, budget, quiet)
     if run.missing:
         raise click.ClickException(run.missing)

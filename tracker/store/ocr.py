@@ -132,6 +132,15 @@ def retrying(db: sqlite_utils.Database) -> int:
     return db.execute("select count(*) from private.ocr_queue where status = 'retry'").fetchone()[0]
 
 
+def queue_failed_again(db: sqlite_utils.Database) -> int:
+    """Give the documents failed for good their reads back (after raising ``ocr.memory_mb``
+    or ``ocr.page_seconds``, or installing a language); returns how many."""
+    ensure(db)
+    with db.atomic():
+        return db.execute("update private.ocr_queue set status = 'waiting', attempts = 0, error = null "
+                          "where status = 'failed'").rowcount
+
+
 def reason(error: str | None) -> str:
     """The few words that say why a document failed (``REASONS``), from its ``error``."""
     for fragment, words in REASONS:

@@ -21,13 +21,16 @@ def build(target: Path, *, source: Path | None = None, workers: int | None = Non
 
     ``source`` is a folder written by ``generate()`` (default: the bundled demo, beside this
     file). Copies its config to ``target/tracker.toml`` (database ``target/tracker.db``),
-    imports the bundled Maildir as ``tracker import`` does, then re-threads everything.
-    An existing ``target/tracker.db`` is reused: importing again adds nothing.
+    imports the bundled Maildir as ``tracker import`` does, then re-threads everything and
+    reads the scanned answers as ``tracker ocr`` does (without Tesseract they wait at the
+    triage, and ``tracker status`` says why). An existing ``target/tracker.db`` is reused:
+    importing again adds nothing.
     """
     from .. import config as config_module
     from .. import store
     from .. import thread as threader
     from ..store import ingest
+    from ..store import ocr
     from ..sources import local
 
     target = Path(target)
@@ -48,6 +51,7 @@ def build(target: Path, *, source: Path | None = None, workers: int | None = Non
         with ingest.Ingester(db, config, workers=workers) as ingester:
             ingester.run(items)
         threader.rethread(db, config, None)
+        ocr.work(db, config, rethread=lambda ids: threader.rethread(db, config, ids))
     finally:
         db.close()
     return config_path

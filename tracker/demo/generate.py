@@ -74,7 +74,8 @@ hard-wrapped by the client), ``cites_letter_reference``, ``human_accuse_receptio
 ``cc_body_auto_reply``, ``acknowledgement:accuse|ar|accuse_subject``,
 ``auto_submitted_acknowledgement``, ``dsn:postfix|exchange``, ``newsletter``; every message
 ``charset:<charset>/<transfer encoding>``. Threads: ``bounce_one_of_several``, ``never_answers``,
-``within_deadline``, ``ambiguous_pair``, ``recent_answer`` (a letter answered in the demo's last
+``within_deadline``, ``ambiguous_pair``, ``scan_only_answer`` (its answer's evidence is only in a
+scanned PDF: placed after OCR), ``recent_answer`` (a letter answered in the demo's last
 week, so "replies this week" has one as of the demo's day).
 
 Conventions the truth relies on: an automatic acknowledgement of receipt that also carries
@@ -430,13 +431,17 @@ def config_toml(as_of: date | None = None) -> str:
 
 
 def generate(out: Path, *, seed: int = 1, letters: int = 180, start: date = date(2024, 9, 1),
-             months: int = 24) -> dict:
+             months: int = 24, scans: int | None = None) -> dict:
     """Write ``out/mailbox`` (Maildir), ``out/truth.json`` and ``out/tracker.toml``; return the truth.
 
-    The same arguments always give byte-identical files."""
+    ``scans``: answers whose only evidence is a scanned PDF (placed once OCR reads it; the
+    truth says where); by default one from 150 letters (the bundled demo, whose build reads
+    it), none below (the tests' small correspondences, imported without OCR).
+    The same arguments always give byte-identical files (with the same Pillow and fonts)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     generator = Generator(seed, letters, start, months)
+    generator.scans = (1 if letters >= 150 else 0) if scans is None else scans
     generator.build()
     return generator.write(out)
 

@@ -47,6 +47,8 @@ class Situations:
             for index in range(min(SAME_DAY_PAIRS, max(2, self.n_letters // 25))):
                 self._same_day(noreply[index % len(noreply)], index)
             self._recent_answer(bodies[-1])
+            for index in range(getattr(self, "scans", 0)):
+                self._scan_answer(bodies[index % len(bodies)], index)
         finally:
             self.rng, self.ids = main_rng, main_ids
 
@@ -122,6 +124,41 @@ class Situations:
         answer = self._dated_reply(thread, answer_day, linked=True, new_subject=False)
         if answer is not None:
             answer.cases = [c for c in answer.cases if c != "same_subject_answer"] + ["recent_answer"]
+
+    def _scan_answer(self, body, index: int) -> None:
+        """A letter answered by post and scan, as ministries do: a two-line email from the body's
+        mail office (an address never seen, a generic subject, no In-Reply-To), the answer itself
+        a scanned page with no text layer. Its only evidence (the letter's date, its reference,
+        its subject) is in the scan: it waits in the triage until OCR reads it."""
+        from .scans import answer_letter, scan_page, scan_pdf
+
+        rng = self.rng
+        day = self._free_day(body, self.end - timedelta(days=80), self.end - timedelta(days=60))
+        if day is None:
+            return
+        thread = self._letter(body, day, *self._subject(), COALITION_SENDERS[0], ["scan_only_answer"])
+        letter = thread.letter
+        at = _work_time(rng, self.end - timedelta(days=12 + 3 * index), 8, 18)
+        domain = body.domains[0]
+        sender = f"bureau.courrier@{domain}"
+        msg = Msg(self.ids.new(at, "other", domain), "INBOX", at, "reply", "incoming", sender, body.name)
+        cover = ("Madame,\n\nVeuillez trouver ci-joint la réponse apportée à votre courrier.\n\n"
+                 f"Le bureau du courrier\n{body.name}\n")
+        lines = answer_letter(body=body.name, place="Paris", day=french_date(at.date()),
+                              cited=french_date(letter.msg.when.date()), subject=letter.subject,
+                              reference=letter.ref, our_reference=f"{body.ref_prefix}/{at.year}/{rng.randrange(1000, 9999)}",
+                              signer=body.signer[0])
+        page = scan_page(lines, seed=self.seed * 1000 + index, stamp=["COURRIER ARRIVÉ", french_date(at.date()).upper()])
+        part = multipart("mixed", self.boundary(), [
+            text_part(cover, "utf-8", "quoted-printable"),
+            attachment_part(scan_pdf([page]), "scan_courrier.pdf"),
+        ])
+        headers = self._headers(msg, "Bureau du courrier", sender,
+                                address(letter.signer[0], letter.signer[1], "utf-8"), "Réponse à votre courrier",
+                                "utf-8", body)
+        msg.raw = ("\n".join(headers) + "\n").encode() + part
+        msg.cases += ["charset:utf-8/quoted-printable", "reply_headerless", "scan_only_answer"]
+        self._add_reply(thread, msg)
 
     def _same_day(self, body, index: int) -> None:
         """Two letters to one body on one day, each answered by its do-not-reply address with a

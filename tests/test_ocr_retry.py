@@ -154,7 +154,7 @@ def test_a_run_killed_during_each_of_three_reads_fails_the_document_for_good(con
     key = "killer@justice.gouv.fr/0"
     db, config = open_store(config_path)
 
-    def killed(data, kind, ocr_config, deadline=None):
+    def killed(data, kind, ocr_config, deadline=None, first_page=0):
         raise Stop  # the run dies while this document is read (a renderer hang, the OOM killer)
 
     with monkeypatch.context() as patch:
@@ -309,3 +309,45 @@ def test_scans_failed_for_good_are_read_again_on_request(config_path: Path) -> N
     assert output[-1].startswith("OCR: 1 documents read (1 pages")
     assert rows(config_path)[key] == ("done", 1, None)
     assert run(config_path, "ocr", "--again")[0] == "OCR: 0 documents failed for good queued again"
+
+
+def test_a_scan_reads_from_a_given_page_with_the_real_tesseract() -> None:
+    from tracker.parse.ocr import read_scan
+
+    first, second = scan_page(LINES, seed=3), scan_page(["PAGE DEUX", "Rendez-vous fixé à Besançon."], seed=4)
+    scan = read_scan(scan_pdf([first, second]), "pdf", dpi=200, first_page=1)
+    assert (scan.pages, scan.page_count, len(scan.page_texts)) == (1, 2, 1)
+    assert "PAGE DEUX" in scan.text and "interprétariat" not in scan.text
+
+
+def test_a_document_cut_by_the_budget_goes_on_from_its_next_page(config_path: Path, monkeypatch) -> None:
+    two_pages = scan_pdf([scan_page(LINES, seed=3), scan_page(["PAGE DEUX", "Rendez-vous fixé à Besançon."], seed=4)])
+    add(config_path, "long", two_pages)
+    key = "long@justice.gouv.fr/0"
+    db, config = open_store(config_path)
+    real = ocr.read_document
+    asked = []
+
+    def cut_after_the_first_page(data, kind, settings, deadline=None, first_page=0):
+        asked.append(first_page)
+        scan, error, cpu = real(data, kind, settings, deadline, first_page)
+        # as if the budget ran out after the first page: its text kept, the second not read
+        return ocr.reader.Scan(text=scan.page_texts[0], pages=1, page_count=2, page_texts=scan.page_texts[:1],
+                               stopped="budget"), None, cpu
+
+    monkeypatch.setattr(ocr, "read_document", cut_after_the_first_page)
+    first = ocr.work(db, config, rethread=None)
+    assert (first.documents, first.pages, first.waiting) == (0, 1, 1)
+    assert rows(config_path)[key] == ("waiting", 0, None)  # the attempt given back
+    kept = db.execute("select page, text from private.ocr_pages").fetchall()
+    assert [page for page, _ in kept] == [0] and "interprétariat" in kept[0][1]
+    monkeypatch.setattr(ocr, "read_document", lambda *args, **kwargs: (asked.append(kwargs["first_page"]), real(*args, **kwargs))[1])
+    second = ocr.work(db, config, rethread=None)
+    assert asked == [0, 1]  # the second run read the second page only
+    assert (second.documents, second.pages) == (1, 1)
+    assert rows(config_path)[key] == ("done", 1, None)
+    assert db.execute("select pages, page_count from private.ocr_queue").fetchone() == (2, 2)
+    [(text,)] = db.execute("select text from attachments where id = ?", [key])
+    assert text.index("interprétariat") < text.index("PAGE DEUX")  # both pages, in order
+    assert db.execute("select count(*) from private.ocr_pages").fetchone() == (0,)
+    db.close()

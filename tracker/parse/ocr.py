@@ -95,17 +95,19 @@ class Scan:
     page_count: int = 0
     defects: list[str] = field(default_factory=list)
     stopped: str | None = None  # "budget" when the run's time ran out before the last page
+    page_texts: list[str] = field(default_factory=list)  # each page read, in order (for a resume)
 
 
-def _pdf_pages(data: bytes, dpi: int, max_pages: int, defects: list[str]):
-    """Each page of a PDF rendered in grey at ``dpi`` (smaller for a huge page), one at a time."""
+def _pdf_pages(data: bytes, dpi: int, max_pages: int, defects: list[str], first: int = 0):
+    """Each page of a PDF from ``first`` rendered in grey at ``dpi`` (smaller for a huge page),
+    one at a time."""
     import pypdfium2
 
     document = pypdfium2.PdfDocument(data)
     try:
         count = len(document)
         yield count
-        for number in range(min(count, max_pages)):
+        for number in range(first, min(count, max_pages)):
             page = document[number]
             width, height = page.get_size()  # points
             scale = dpi / 72
@@ -120,8 +122,8 @@ def _pdf_pages(data: bytes, dpi: int, max_pages: int, defects: list[str]):
         document.close()
 
 
-def _image_pages(data: bytes, max_pages: int, defects: list[str]):
-    """Each frame of an image (a TIFF may hold several pages), in grey."""
+def _image_pages(data: bytes, max_pages: int, defects: list[str], first: int = 0):
+    """Each frame of an image from ``first`` (a TIFF may hold several pages), in grey."""
     from PIL import Image, ImageSequence
 
     Image.MAX_IMAGE_PIXELS = MAX_PAGE_PIXELS * 4  # beyond it Pillow refuses (a decompression bomb)
@@ -130,6 +132,8 @@ def _image_pages(data: bytes, max_pages: int, defects: list[str]):
     for number, frame in enumerate(ImageSequence.Iterator(image)):
         if number >= max_pages:
             break
+        if number < first:
+            continue
         frame = frame.convert("L")
         if frame.width * frame.height > MAX_PAGE_PIXELS:
             ratio = (MAX_PAGE_PIXELS / (frame.width * frame.height)) ** 0.5
@@ -147,8 +151,10 @@ def read_scan(
     page_seconds: float = 60.0,
     dpi: int = 300,
     deadline: float | None = None,
+    first_page: int = 0,
 ) -> Scan:
-    """OCR a scanned PDF or image, page by page: at most ``max_pages`` pages, each given at most
+    """OCR a scanned PDF or image, page by page from ``first_page`` (the pages before it were read
+    by a run the budget cut short): at most ``max_pages`` pages in all, each given at most
     ``page_seconds`` (and no more than what is left before ``deadline``, a ``time.monotonic()``)."""
     import pytesseract
 
@@ -157,7 +163,8 @@ def read_scan(
         pytesseract.pytesseract.tesseract_cmd = command
     scan = Scan()
     texts: list[str] = []
-    pages = _pdf_pages(data, dpi, max_pages, scan.defects) if kind == "pdf" else _image_pages(data, max_pages, scan.defects)
+    pages = (_pdf_pages(data, dpi, max_pages, scan.defects, first_page) if kind == "pdf"
+             else _image_pages(data, max_pages, scan.defects, first_page))
     scan.page_count = next(pages)
     if scan.page_count > max_pages:
         scan.defects.append(f"only the first {max_pages} of {scan.page_count} pages were read (ocr.max_pages)")
@@ -183,5 +190,6 @@ def read_scan(
         scan.pages += 1
         if sum(map(len, texts)) > PDF_MAX_TEXT_CHARS:
             break
+    scan.page_texts = texts
     scan.text = "\n\n".join(texts)[:PDF_MAX_TEXT_CHARS].replace("\x00", "")
     return scan

@@ -42,6 +42,9 @@ QUEUE_DDL = (
     "create index if not exists private.ocr_queue_waiting on ocr_queue (status)",
     # the highest attachments rowid already looked at (attachments are only ever added)
     "create table if not exists private.ocr_seen (id INTEGER PRIMARY KEY CHECK (id = 1), last_rowid INTEGER)",
+    # the pages of a document read by a run the budget cut short: the next read starts after them
+    "create table if not exists private.ocr_pages (attachment_id TEXT NOT NULL, page INTEGER NOT NULL, "
+    "text TEXT, PRIMARY KEY (attachment_id, page))",
 )
 # reads of one document before it is failed for good
 MAX_ATTEMPTS = 3
@@ -159,7 +162,7 @@ def failed_for_good(db: sqlite_utils.Database) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memory: int) -> None:
+def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memory: int, first_page: int = 0) -> None:
     """Read one document in a process of its own, within ``memory`` bytes of address space."""
     try:
         # the libraries first: the cap is for the document's pages, not for loading the readers
@@ -170,7 +173,8 @@ def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memo
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.environ["OMP_THREAD_LIMIT"] = "1"  # Tesseract: one core per page, the box has few
         scan = reader.read_scan(data, kind, languages=ocr.languages, max_pages=ocr.max_pages,
-                                page_seconds=ocr.page_seconds, dpi=ocr.dpi, deadline=deadline)
+                                page_seconds=ocr.page_seconds, dpi=ocr.dpi, deadline=deadline,
+                                first_page=first_page)
         connection.send(("ok", scan))
     except MemoryError:
         connection.send(("error", f"over the memory cap of {memory // 2**20} MB (ocr.memory_mb)"))
@@ -180,14 +184,16 @@ def _child(connection, data: bytes, kind: str, ocr, deadline: float | None, memo
         connection.close()
 
 
-def read_document(data: bytes, kind: str, ocr, deadline: float | None = None) -> tuple[reader.Scan | None, str | None, float]:
-    """OCR ``data`` in a child process: (scan, None, cpu) or (None, why it failed, cpu)."""
+def read_document(data: bytes, kind: str, ocr, deadline: float | None = None,
+                  first_page: int = 0) -> tuple[reader.Scan | None, str | None, float]:
+    """OCR ``data`` from ``first_page`` in a child process: (scan, None, cpu) or (None, why it
+    failed, cpu)."""
     # a fresh interpreter, not a fork: RLIMIT_AS counts the address space a forked child inherits,
     # which in a large process (a sync after a big import, a test run) is over the cap already
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    process = context.Process(target=_child, args=(send, data, kind, ocr, deadline, ocr.memory_mb * 2**20))
+    process = context.Process(target=_child, args=(send, data, kind, ocr, deadline, ocr.memory_mb * 2**20, first_page))
     process.start()
     send.close()
     # the child ends by itself (each page has its timeout); this bounds a renderer stuck in C
@@ -264,15 +270,26 @@ def _read_one(db: sqlite_utils.Database, config: Config, run: OcrRun, row, deadl
     with db.atomic():  # counted before the read: a read that kills the whole run counts too
         db.execute("update private.ocr_queue set attempts = attempts + 1 where attachment_id = ?", [attachment_id])
     data = reader.attachment_bytes(raw, sha256) if raw is not None and sha256 else None
+    # the pages a run cut short read already: this read starts after them
+    before = [text for (text,) in db.execute(
+        "select text from private.ocr_pages where attachment_id = ? order by page", [attachment_id])]
     if data is None:
         scan, error, cpu = None, "the attachment's bytes are not in the private store", 0.0
     else:
-        scan, error, cpu = read_document(data, kind, config.ocr, deadline)
+        scan, error, cpu = read_document(data, kind, config.ocr, deadline, first_page=len(before))
     run.cpu_seconds += cpu
     if scan is not None and scan.stopped == "budget":
-        with db.atomic():  # the run's time ran out, not the document's chances
+        with db.atomic():  # the run's time ran out, not the document's chances; its pages are kept
             db.execute("update private.ocr_queue set attempts = attempts - 1 where attachment_id = ?", [attachment_id])
+            db.conn.executemany(
+                "insert or replace into private.ocr_pages (attachment_id, page, text) values (?, ?, ?)",
+                [(attachment_id, len(before) + number, text) for number, text in enumerate(scan.page_texts)])
+        run.pages += scan.pages
         return False
+    read_now = scan.pages if scan is not None else 0
+    if scan is not None and before:  # the whole document: the pages of the runs before, then these
+        scan.text = "\n\n".join(before + scan.page_texts)[:reader.PDF_MAX_TEXT_CHARS]
+        scan.pages += len(before)
     if scan is not None and not scan.text.strip():
         # PDFium renders a blank page when it cannot decode an image (memory cap, broken JPEG);
         # a page Tesseract was stopped on says so in the defects
@@ -285,10 +302,11 @@ def _read_one(db: sqlite_utils.Database, config: Config, run: OcrRun, row, deadl
             # its evidence is read again, attachments included, by the next rethread
             db.execute("delete from message_keys where message_id = ?", [message_id])
         run.documents += 1
-        run.pages += scan.pages
+        run.pages += read_now
     else:
         run.failed += 1
     with db.atomic():
+        db.execute("delete from private.ocr_pages where attachment_id = ?", [attachment_id])  # read to the end, or failed
         tried = db.execute("select attempts from private.ocr_queue where attachment_id = ?", [attachment_id]).fetchone()[0]
         status = "done" if scan is not None else "failed" if tried >= MAX_ATTEMPTS else "retry"
         db.execute(

@@ -1,6 +1,7 @@
-"""Letters written in Word or LibreOffice: the text of .docx, .odt and .rtf attachments is read
+"""Letters written in Word or LibreOffice: the text of .docx, .odt, .rtf and .doc attachments is read
 at parse time (bounded like a PDF's), stored with the attachment and found by search, which
-names the attachment. The documents are made here with python-docx and odfpy."""
+names the attachment. The documents are made here with python-docx and odfpy; the Word 97 .doc
+is a real one from textract's test suite (tests/fixtures/documents), read by antiword."""
 
 from __future__ import annotations
 
@@ -138,3 +139,46 @@ def test_docx_and_odt_letters_are_searchable_and_results_name_the_attachment(tmp
     for word, filename in (("Calais", "lettre-calais.docx"), ("Vintimille", "lettre-vintimille.odt")):
         rows = db.execute(SEARCH_SQL, {"q": word}).fetchall()
         assert [(r[0], r[3]) for r in rows] == [("attachment", filename)], word
+
+
+DOC_FIXTURE = Path(__file__).parent / "fixtures" / "documents" / "textract-raw_text.doc"
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def test_a_real_word_97_doc_is_read_by_antiword_as_its_source_says() -> None:
+    expected = (DOC_FIXTURE.with_suffix(".txt")).read_text(encoding="utf-8")
+    parsed = parse_message(message(DOC_FIXTURE.read_bytes(), "courrier.doc", "application/msword"))
+    assert parsed.defects == []
+    assert _words(parsed.attachments[0].text) == _words(expected)  # textract's own expected text
+
+
+def test_without_antiword_a_doc_is_kept_with_a_defect_saying_how_to_read_it(monkeypatch) -> None:
+    from tracker.parse import documents
+
+    monkeypatch.setattr(documents.shutil, "which", lambda name: None)
+    parsed = parse_message(message(DOC_FIXTURE.read_bytes(), "courrier.doc", "application/octet-stream"))
+    assert parsed.attachments[0].text is None and parsed.attachments[0].size == DOC_FIXTURE.stat().st_size
+    assert parsed.defects == ["doc not read: antiword is not installed (apt-get install antiword)"]
+
+
+def test_a_broken_doc_is_a_defect_not_a_failure() -> None:
+    parsed = parse_message(message(b"\xd0\xcf\x11\xe0 not really a Word file" * 20, "courrier.doc", "application/msword"))
+    assert parsed.attachments[0].text is None
+    assert any(d.startswith("doc text unreadable") for d in parsed.defects), parsed.defects
+
+
+def test_a_doc_letter_is_searchable_and_the_result_names_it(tmp_path: Path) -> None:
+    mails = tmp_path / "mail"
+    mails.mkdir()
+    (mails / "a.eml").write_bytes(message(DOC_FIXTURE.read_bytes(), "lettre-word97.doc", "application/msword",
+                                          message_id="<doc97@collectif.example.org>"))
+    config = write_config(tmp_path)
+    result = CliRunner().invoke(cli, ["--config", str(config), "import", "--quiet", str(mails)])
+    assert result.exit_code == 0, result.output
+    db = sqlite3.connect(tmp_path / "tracker.db")
+    db.create_function("tracker_fts", 1, fts_query, deterministic=True)
+    rows = db.execute(SEARCH_SQL, {"q": "Truffaut"}).fetchall()  # a word only in the .doc
+    assert [(r[0], r[3]) for r in rows] == [("attachment", "lettre-word97.doc")]

@@ -1,14 +1,20 @@
-"""Text of word-processor letters: .docx (python-docx), .odt (odfpy) and .rtf (striprtf).
+"""Text of word-processor letters: .docx (python-docx), .odt (odfpy), .rtf (striprtf) and .doc
+(Word 97-2003, Debian's antiword: a C program kept up by Debian with its security fixes, the
+only reader of that format short of LibreOffice).
 
 Read in the parser workers like a PDF's text, so bounded the same way: the file's size, what
 its zip parts inflate to (read from the zip's directory before anything is inflated, and
-enforced while inflating), the characters kept, and a CPU clock read between paragraphs.
-.doc (Word 97-2003) is not read: no maintained tool reads it without LibreOffice.
+enforced while inflating), the characters kept, and a CPU clock read between paragraphs;
+antiword runs in a child of its own with a time limit and a memory cap. Without antiword a
+.doc is kept, with a defect that says how to read it.
 """
 
 from __future__ import annotations
 
 import io
+import resource
+import shutil
+import subprocess
 import time
 import zipfile
 
@@ -17,10 +23,12 @@ from .limits import DOC_MAX_BYTES, DOC_MAX_INFLATED, DOC_MAX_SECONDS, PDF_MAX_TE
 DOCX_TYPES = frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"})
 ODT_TYPES = frozenset({"application/vnd.oasis.opendocument.text"})
 RTF_TYPES = frozenset({"application/rtf", "text/rtf", "application/x-rtf", "text/richtext"})
+DOC_TYPES = frozenset({"application/msword", "application/vnd.ms-word"})
+ANTIWORD_MEMORY = 256 * 1024 * 1024  # address space of the antiword child
 
 
 def document_kind(content_type: str, filename: str) -> str | None:
-    """"docx", "odt" or "rtf" when the attachment is a document tracker reads, else None."""
+    """"docx", "odt", "rtf" or "doc" when the attachment is a document tracker reads, else None."""
     name = filename.lower()
     if content_type in DOCX_TYPES or name.endswith(".docx"):
         return "docx"
@@ -28,6 +36,8 @@ def document_kind(content_type: str, filename: str) -> str | None:
         return "odt"
     if content_type in RTF_TYPES or name.endswith(".rtf"):
         return "rtf"
+    if content_type in DOC_TYPES or name.endswith(".doc"):
+        return "doc"
     return None
 
 
@@ -93,11 +103,35 @@ def _rtf(data: bytes, out: _Text) -> None:
         out.add(line)
 
 
-READERS = {"docx": _docx, "odt": _odt, "rtf": _rtf}
+class _Missing(Exception):
+    """The program that reads this kind is not installed."""
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ANTIWORD_MEMORY, ANTIWORD_MEMORY))
+
+
+def _doc(data: bytes, out: _Text) -> None:
+    program = shutil.which("antiword")
+    if program is None:
+        raise _Missing("doc not read: antiword is not installed (apt-get install antiword)")
+    try:
+        # -w 0: a paragraph a line; -m UTF-8.txt: accents as they are; "-": the file on stdin
+        done = subprocess.run([program, "-w", "0", "-m", "UTF-8.txt", "-"], input=data, capture_output=True,
+                              timeout=DOC_MAX_SECONDS * 2, preexec_fn=_limit_memory, check=False)
+    except subprocess.TimeoutExpired:
+        raise _Overrun from None
+    if done.returncode != 0:
+        raise ValueError(f"antiword exit {done.returncode}")
+    for line in done.stdout.decode("utf-8", "replace").splitlines():
+        out.add(line.strip())
+
+
+READERS = {"docx": _docx, "odt": _odt, "rtf": _rtf, "doc": _doc}
 
 
 def document_text(kind: str, data: bytes, defects: list[str]) -> str | None:
-    """The text of a .docx, .odt or .rtf letter, bounded in size and time; None when unreadable."""
+    """The text of a .docx, .odt, .rtf or .doc letter, bounded in size and time; None when unreadable."""
     if len(data) > (RTF_MAX_BYTES if kind == "rtf" else DOC_MAX_BYTES):
         defects.append(f"{kind} too large for text extraction")
         return None
@@ -110,6 +144,9 @@ def document_text(kind: str, data: bytes, defects: list[str]) -> str | None:
         defects.append(f"{kind} text extraction stopped early (size or time limit)")
         if not out.parts:
             return None
+    except _Missing as missing:
+        defects.append(str(missing))
+        return None
     except Exception as exc:  # noqa: BLE001 - broken documents fail in many ways inside the readers
         defects.append(f"{kind} text unreadable ({type(exc).__name__})")
         return None

@@ -222,3 +222,10 @@ def test_a_correspondents_page_lists_50_threads_and_links_to_the_rest(french):
     assert rows == 50
     assert "Voir les 121 fils de ce destinataire" in text.text
     assert "/-/threads?correspondent=justice" in response.text
+
+
+def test_a_thread_page_counts_its_messages_in_words(french):
+    _, one = page(french, "/tracker/threads/t-bounced")
+    assert "· 1 message ·" in one.text and "1 messages" not in one.text
+    _, two = page(french, "/tracker/threads/t-sante-1")
+    assert "· 2 messages ·" in two.text

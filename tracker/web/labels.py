@@ -232,7 +232,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "opened_at": ("Première lettre", "First letter"),
     "attachments": ("Pièces jointes", "Attachments"),
     "conversation": ("Conversation", "Conversation"),
-    "messages_count": ("messages", "messages"),
     "no_text": ("(message sans texte)", "(no text)"),
     "show_html": ("Voir la mise en forme d'origine (nettoyée)", "Show the original formatting (sanitized)"),
     "threads_of": ("Fils avec ce destinataire", "Threads with this correspondent"),

@@ -515,13 +515,14 @@ def m012_first_replies(db: sqlite_utils.Database) -> None:
     """Pages over 150 ms at 100,000 messages: each thread's first reply is stored
     (``threads.first_reply_at``, kept by the threaders) and the responsiveness view reads it
     instead of every reply of every thread (about 450 ms); the messages table's direction facet
-    gets an index."""
+    gets an index, and a correspondent's latest threads (its page, the desk's lists) one too."""
     if "first_reply_at" not in db["threads"].columns_dict:
         db.execute("alter table threads add column first_reply_at TEXT")
     db.execute(f"update threads set first_reply_at = {FIRST_REPLY_SQL}")
     db.execute("drop view if exists responsiveness")
     db.execute(VIEW_RESPONSIVENESS)
     db.execute("create index if not exists idx_messages_direction on messages (direction)")
+    db.execute("create index if not exists idx_threads_correspondent_opened on threads (correspondent_id, opened_at)")
 
 
 def refresh_first_replies(db: sqlite_utils.Database, thread_ids: list[str] | None = None) -> None:

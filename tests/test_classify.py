@@ -420,6 +420,27 @@ RULES = [
 # Challenge/response filters: the letter waits until its sender proves to be a person.
 CHALLENGES = [
     (
+        "Bluebottle's own header, from a person's address, no link",
+        message(
+            "Re: Demande de rendez-vous",
+            "Your message is held until you confirm you are a person: reply to this message "
+            "to be added to my allowed list.",
+            sender="cabinet@justice.gouv.fr",
+            headers={"x-bluebottle-request": "<1234>"},
+        ),
+        "auto_reply",
+    ),
+    (
+        "the same words with no machine's mark are a person writing",
+        message(
+            "Re: Demande de rendez-vous",
+            "Your message is held until you confirm you are a person: reply to this message "
+            "to be added to my allowed list.",
+            sender="cabinet@justice.gouv.fr",
+        ),
+        "reply",
+    ),
+    (
         "SpamArrest-style, from the very address written to, with a link",
         message(
             "RE: Demande de rendez-vous",
@@ -701,3 +722,11 @@ def test_every_demo_message_gets_the_kind_its_generator_meant():
     kinds = {item["kind"] for item in truth["messages"]}
     assert kinds == set(PREFIXES.values()), "the demo should hold every kind"
     assert wrong == []
+
+
+def test_a_challenge_filters_own_header_is_kept_by_the_parser():
+    from pathlib import Path
+    from tracker.parse import parse_message
+
+    raw = (Path(__file__).parent / "fixtures" / "bounces" / "bounceparser__bluebottle-challenge-response.eml").read_bytes()
+    assert parse_message(raw).headers.get("x-bluebottle-request") == "<1234>"

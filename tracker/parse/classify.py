@@ -43,6 +43,8 @@ HEADERS_READ = (
     "content-type",
     "x-failed-recipients",
     "x-post-messageclass",
+    "x-bluebottle-request",
+    "x-delivery-agent",
 )
 # Headers whose mere presence says a machine answered (``X-Autoreply:`` is sent empty).
 PRESENCE_HEADERS = ("x-autoreply", "x-autorespond")
@@ -461,6 +463,11 @@ def _own_text(body: str) -> str:
     return " ".join(own)
 
 
+def _challenge_header(facts: _Facts) -> bool:
+    """A challenge/response filter that signs its notices (Bluebottle, TMDA)."""
+    return bool(facts.header("x-bluebottle-request")) or (facts.header("x-delivery-agent") or "").lower().startswith("tmda")
+
+
 def _challenge(facts: _Facts) -> bool:
     """A challenge/response filter asks the sender to prove to be a person (see
     ``CHALLENGE_PHRASES``). Decided before the bounce check: Boxbe sends a multipart/report."""
@@ -469,7 +476,8 @@ def _challenge(facts: _Facts) -> bool:
         return False
     link = "http" in own or "www." in own
     report = facts.is_delivery_report or bool(facts.delivery_kind)
-    machine = report or _auto_submitted(facts) or _automatic_sender(facts) or _bulk_precedence(facts)
+    machine = (report or _auto_submitted(facts) or _automatic_sender(facts) or _bulk_precedence(facts)
+               or _challenge_header(facts))
     # the common path ends here: no link nor machine, or none of the stems
     if not (link or machine) or not any(map(own.__contains__, CHALLENGE_STEMS)):
         return False

@@ -49,6 +49,9 @@ KEPT_HEADERS = frozenset(
         "x-post-messageclass",
         "x-mailer",
         "user-agent",
+        # challenge/response filters' own marks (Bluebottle; TMDA's "X-Delivery-Agent: TMDA/...")
+        "x-bluebottle-request",
+        "x-delivery-agent",
     }
 )
 # Exchange marks its own automatic messages with x-ms-exchange-*autoreply / *generated* headers

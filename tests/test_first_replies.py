@@ -6,40 +6,14 @@ the column filled by the migration. The web's figures count "overdue now" as of 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
 
-import pytest
-from click.testing import CliRunner
-
+from tests.test_desk import demo, demo_source  # noqa: F401 - the desk tests' demo, a copy per test
 from tracker import store
 from tracker import web as publish
-from tracker.cli import cli
-from tracker.config import load
-from tracker.demo.generate import generate
 from tracker.report import reports
 from tracker.store.db import FIRST_REPLY_SQL
 from tracker.thread import desk, rethread
-
-
-@pytest.fixture(scope="module")
-def demo_source(tmp_path_factory):
-    out = tmp_path_factory.mktemp("first-replies")
-    generate(out, letters=40)
-    result = CliRunner().invoke(cli, ["--config", str(out / "tracker.toml"), "import", "--quiet", str(out / "mailbox")])
-    assert result.exit_code == 0, result.output
-    return out
-
-
-@pytest.fixture
-def demo(demo_source, tmp_path):
-    for path in demo_source.glob("tracker*"):
-        if path.is_file() and not path.name.endswith(".lock"):
-            shutil.copy(path, tmp_path / path.name)
-    config = load(tmp_path / "tracker.toml")
-    db = store.open_db(config.database, private=config.private_database)
-    yield config, db
-    db.close()
 
 
 def stale(db) -> list[str]:

@@ -210,10 +210,10 @@ def m002_threading_indexes(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m003_report_views(db: sqlite_utils.Database) -> None:
-    """The ``unanswered`` and ``responsiveness`` views Datasette shows (tracker/report.py
-    computes the same for any --as-of day; these are as of now, days counted in UTC)."""
+    """The ``unanswered`` view Datasette shows (tracker/report.py computes the same for any
+    --as-of day; this is as of now, days counted in UTC). Its ``responsiveness`` view, made
+    here by databases of before m012, is now made by m012 from the stored first replies."""
     db.execute(VIEW_UNANSWERED)
-    db.execute(VIEW_RESPONSIVENESS_M003)
 
 
 # overdue now, the longest-waiting first; waiting_since = the first letter after the last reply
@@ -238,62 +238,6 @@ from waiting
 order by coalesce(waiting_since, opened_at), id
 """
 
-# one letter per thread, bounced-and-never-answered threads left out; delays from the first
-# letter to the first reply (or "answered" mark); nearest-rank 90th percentile; 95% Wilson
-VIEW_RESPONSIVENESS_M003 = """
-create view if not exists responsiveness as
-with per_thread as (
-  select t.id, t.correspondent_id, t.correspondent, t.status, t.opened_at, t.due_at, (
-    select min(x) from (
-      select m.date as x from thread_messages tm join messages m on m.message_id = tm.message_id
-      where tm.thread_id = t.id and m.kind = 'reply' and m.direction = 'incoming'
-      union all
-      select coalesce(k.on_date, k.created_at) from marks k
-      where k.thread_id = t.id and k.action = 'answered'
-    )
-  ) as first_reply_at
-  from threads t
-),
-counted as (
-  select *, case when first_reply_at is not null
-    then julianday(date(first_reply_at)) - julianday(date(opened_at)) end as days
-  from per_thread where not (status = 'bounced' and first_reply_at is null)
-),
-ranked as (
-  select correspondent_id, days,
-    row_number() over (partition by correspondent_id order by days) as rn,
-    count(*) over (partition by correspondent_id) as n
-  from counted where days is not null
-),
-delays as (
-  select correspondent_id,
-    avg(case when rn in ((n + 1) / 2, (n + 2) / 2) then days end) as median_days,
-    max(case when rn = (9 * n + 9) / 10 then days end) as p90_days
-  from ranked group by correspondent_id
-),
-totals as (
-  select correspondent_id, max(correspondent) as correspondent, count(*) as letters,
-    count(first_reply_at) as replied,
-    1.0 * count(first_reply_at) / count(*) as p,
-    sum(status in ('awaiting_reply', 'acknowledged') and due_at is not null
-        and julianday(due_at) < julianday('now')) as overdue_now
-  from counted group by correspondent_id
-)
-select totals.correspondent_id, correspondent, letters, replied,
-  round(p, 4) as reply_rate,
-  round(max(0.0, (p + 1.920729 / letters
-    - 1.959964 * sqrt(p * (1 - p) / letters + 0.960365 / (letters * letters)))
-    / (1 + 3.841459 / letters)), 4) as reply_rate_low,
-  round(min(1.0, (p + 1.920729 / letters
-    + 1.959964 * sqrt(p * (1 - p) / letters + 0.960365 / (letters * letters)))
-    / (1 + 3.841459 / letters)), 4) as reply_rate_high,
-  median_days, p90_days, overdue_now, letters < 5 as too_few
-from totals left join delays on delays.correspondent_id = totals.correspondent_id
-order by correspondent
-"""
-
-
-
 # a thread's first reply or "answered" mark, at any date: what the responsiveness delays count
 # from (kept in threads.first_reply_at by the threaders since m012: ``refresh_first_replies``)
 FIRST_REPLY_SQL = """(select min(x) from (
@@ -304,7 +248,9 @@ FIRST_REPLY_SQL = """(select min(x) from (
   where k.thread_id = threads.id and k.action = 'answered'
 ))"""
 
-# the figures of the responsiveness view (m012), from the stored first replies; one sort per
+# the figures of the responsiveness view (m012): one letter per thread, bounced-and-never-answered
+# threads left out; delays from the first letter to the first reply (or "answered" mark),
+# nearest-rank 90th percentile, 95% Wilson interval; from the stored first replies; one sort per
 # correspondent for the median and the 90th percentile. ``responsiveness_sql`` fills {where}
 # (a filter on threads ``t``) and {now} (the moment "overdue now" is judged at)
 RESPONSIVENESS_SQL = """
